@@ -1,0 +1,1 @@
+"""Numerical engines of pkmodel: analytic solutions and an independent ODE reference."""

@@ -1,0 +1,482 @@
+"""Closed-form solution of linear one- and two-compartment models with a first-order depot.
+
+State vector (amounts, mg): 0 depot, 1 central, 2 peripheral. Rate constants (1/h): ``ka`` depot
+to central, ``k10`` elimination from central, ``k12`` / ``k21`` central to peripheral and back
+(both zero for a one-compartment model). Inputs are boluses into any compartment and zero-order
+infusions (piecewise-constant rates, mg/h) into any compartment. This covers NONMEM's ADVAN1-4.
+
+Between two events the state moves by ``A(t0 + h) = Phi(h) A(t0) + Gamma(h) R``. Every entry of
+``Phi`` and ``Gamma`` is a short sum of ``coef * h**(m-1) * exp[-l1 h, ..., -lm h]``, the
+convolution of ``m`` exponentials with rates ``l_i`` among ``ka``, ``alpha``, ``beta`` and ``0``
+(a constant input is the exponential of rate 0). For the mammillary model every coefficient and
+every divided difference is non-negative, so the sums never cancel, and the divided differences
+themselves are computed exactly at coinciding rates (``divdiff.py``). No formula here divides by
+``alpha - beta`` or ``ka - alpha``.
+
+Derivation, with D = (e^{-alpha .} * e^{-beta .}) the convolution of the two disposition
+exponentials and g = k21 - beta = alpha - k10 - k12 >= 0:
+    central <- central    e^{-alpha h} + g D
+    peripheral <- central k12 D
+    central <- peripheral k21 D
+    peripheral <- peripheral e^{-alpha h} + (alpha - k21) D
+    depot <- depot        e^{-ka h}
+and a source in the depot is the central/peripheral response convolved once more with
+``ka e^{-ka .}``. An infusion is the response to a bolus convolved with the constant 1 (one more
+rate 0), and the integral over ``[0, h]`` (for AUC) is one more convolution with 1 as well.
+
+The state is carried from event to event (cost O(events) per subject), and each output time is
+computed from the state after the last event before or at it, so cost grows with doses + output
+times, not their product. Outputs are right-continuous: an output at a dose time includes the dose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from pkmodel.engine.divdiff import exp_divided_difference
+
+DEPOT, CENTRAL, PERIPHERAL = 0, 1, 2
+N_STATES = 3
+
+# (target, source) -> terms (coefficient name, rates): see the module docstring. Rates: "k" ka,
+# "a" alpha, "b" beta; each term is coef * h**(m-1) * exp[-rate_1 h, ..., -rate_m h].
+_TERMS: dict[tuple[int, int], tuple[tuple[str, str], ...]] = {
+    (DEPOT, DEPOT): (("one", "k"),),
+    (CENTRAL, DEPOT): (("ka", "ak"), ("ka_g", "abk")),
+    (PERIPHERAL, DEPOT): (("ka_k12", "abk"),),
+    (CENTRAL, CENTRAL): (("one", "a"), ("g", "ab")),
+    (PERIPHERAL, CENTRAL): (("k12", "ab"),),
+    (CENTRAL, PERIPHERAL): (("k21", "ab"),),
+    (PERIPHERAL, PERIPHERAL): (("one", "a"), ("alpha_k21", "ab")),
+}
+
+
+@dataclass(frozen=True)
+class Kinetics:
+    """Rate constants in 1/h, each an array broadcastable to the subjects' shape.
+
+    ``alpha >= beta`` are the disposition eigenvalues (1/h), computed without cancellation:
+    ``alpha - beta = sqrt((k10 + k12 - k21)**2 + 4 k12 k21)`` is a sum of non-negative terms.
+    """
+
+    ka: np.ndarray
+    k10: np.ndarray
+    k12: np.ndarray
+    k21: np.ndarray
+
+    @classmethod
+    def of(cls, ka, k10, k12, k21) -> Kinetics:
+        arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (ka, k10, k12, k21)))
+        return cls(*(np.array(a) for a in arrays))
+
+    def reshaped(self, shape: tuple[int, ...]) -> Kinetics:
+        """The same constants reshaped (for broadcasting against a grid of times)."""
+        return Kinetics(*(x.reshape(shape) for x in (self.ka, self.k10, self.k12, self.k21)))
+
+    @cached_property
+    def _u(self) -> np.ndarray:
+        return self.k10 + self.k12 - self.k21
+
+    @cached_property
+    def alpha_minus_beta(self) -> np.ndarray:
+        return np.sqrt(self._u**2 + 4.0 * self.k12 * self.k21)
+
+    @cached_property
+    def alpha(self) -> np.ndarray:
+        return 0.5 * (self.k10 + self.k12 + self.k21 + self.alpha_minus_beta)
+
+    @cached_property
+    def beta(self) -> np.ndarray:
+        # alpha * beta = k10 * k21; this avoids subtracting two nearly equal numbers.
+        return self.k10 * self.k21 / self.alpha
+
+    @cached_property
+    def g(self) -> np.ndarray:
+        """k21 - beta = alpha - k10 - k12 (>= 0), chosen branch by branch to avoid cancellation."""
+        return _half_root_minus(self.alpha_minus_beta, self._u, self.k12 * self.k21)
+
+    @cached_property
+    def alpha_k21(self) -> np.ndarray:
+        """alpha - k21 = k10 + k12 - beta (>= 0), likewise without cancellation."""
+        return _half_root_minus(self.alpha_minus_beta, -self._u, self.k12 * self.k21)
+
+    def coefficient(self, name: str) -> np.ndarray | float:
+        return {
+            "one": 1.0,
+            "ka": self.ka,
+            "ka_g": self.ka * self.g,
+            "ka_k12": self.ka * self.k12,
+            "g": self.g,
+            "k12": self.k12,
+            "k21": self.k21,
+            "alpha_k21": self.alpha_k21,
+        }[name]
+
+    def rate(self, symbol: str) -> np.ndarray | float:
+        return {"k": self.ka, "a": self.alpha, "b": self.beta, "z": 0.0}[symbol]
+
+
+def _half_root_minus(root: np.ndarray, u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(root - u) / 2 where root = sqrt(u**2 + 4 p), p >= 0, without cancellation when u > 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rationalised = 2.0 * p / (root + u)
+    return np.where(u > 0, rationalised, 0.5 * (root - u))
+
+
+class Transfer:
+    """Entries of Phi(h) (``extra_zeros=0``) or its convolutions with 1 (``extra_zeros=k``).
+
+    With ``extra_zeros=1`` the same entries give Gamma(h), the response to a unit infusion, or
+    the integral of Phi over [0, h]; ``extra_zeros=2`` gives the integral of Gamma. Divided
+    differences are computed once per rate set and reused across entries.
+    """
+
+    def __init__(self, kin: Kinetics, h: np.ndarray, extra_zeros: int = 0) -> None:
+        self.kin = kin
+        self.h = np.asarray(h, dtype=float)
+        self.extra_zeros = extra_zeros
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _convolution(self, rates: str) -> np.ndarray:
+        rates = rates + "z" * self.extra_zeros
+        if rates not in self._cache:
+            points = [-self.kin.rate(r) * self.h for r in rates]
+            self._cache[rates] = self.h ** (len(rates) - 1) * exp_divided_difference(points)
+        return self._cache[rates]
+
+    def entry(self, target: int, source: int) -> np.ndarray | float:
+        """Phi[target, source] (or its convolution), 0.0 where no path exists."""
+        terms = _TERMS.get((target, source))
+        if terms is None:
+            return 0.0
+        total: np.ndarray | float = 0.0
+        for coef_name, rates in terms:
+            total = total + self.kin.coefficient(coef_name) * self._convolution(rates)
+        return total
+
+
+class StepCache:
+    """Propagation by steps shared by all subjects: each distinct step's per-subject (Phi, Gamma)
+    is computed once, since regular regimens and uniform grids repeat the same few steps."""
+
+    def __init__(self, kin: Kinetics, sources: tuple[int, ...]) -> None:
+        self.kin = kin
+        self.sources = sources
+        self._pairs: dict[float, tuple[Transfer, Transfer]] = {}
+
+    def pair(self, h: float) -> tuple[Transfer, Transfer]:
+        if h not in self._pairs:
+            self._pairs[h] = transfer_pair(self.kin, np.float64(h))
+        return self._pairs[h]
+
+    def propagate(self, state: np.ndarray, rates: np.ndarray, h: float) -> np.ndarray:
+        if h == 0:
+            return np.array(state, dtype=float)
+        return propagate(self.kin, state, rates, np.float64(h), self.sources, transfers=self.pair(h))
+
+
+def transfer_pair(kin: Kinetics, h: np.ndarray, integral: bool = False) -> tuple[Transfer, Transfer]:
+    """(Phi, Gamma) for a step of ``h`` hours, or their integrals over [0, h]."""
+    return Transfer(kin, h, extra_zeros=int(integral)), Transfer(kin, h, extra_zeros=1 + int(integral))
+
+
+def propagate(
+    kin: Kinetics,
+    state: np.ndarray,
+    rates: np.ndarray,
+    h: np.ndarray,
+    sources: tuple[int, ...],
+    targets: tuple[int, ...] = (DEPOT, CENTRAL, PERIPHERAL),
+    weights: np.ndarray | None = None,
+    integral: bool = False,
+    transfers: tuple[Transfer, Transfer] | None = None,
+) -> np.ndarray:
+    """Move ``state`` (mg, leading axis of length 3) by ``h`` hours under constant ``rates`` (mg/h).
+
+    ``sources`` lists the compartments that may hold amount or receive an infusion (others are
+    known to be zero and are skipped). Returns the new state (leading axis 3, zeros outside
+    ``targets``) or, with ``weights`` (leading axis 3), the weighted sum ``sum_i w_i A_i``. With
+    ``integral=True`` returns the integral over [0, h] instead (mg.h, or weighted).
+    ``transfers`` reuses the (phi, gamma) of an earlier call with the same ``h`` and ``integral``.
+    """
+    phi, gamma = transfers or transfer_pair(kin, h, integral)
+    rate_sources = [s for s in sources if np.any(rates[s] != 0)]
+    out = []
+    for target in range(N_STATES):
+        if target not in targets or (weights is not None and not np.any(weights[target] != 0)):
+            out.append(None)
+            continue
+        value = 0.0
+        for s in sources:
+            value = value + phi.entry(target, s) * state[s]
+        for s in rate_sources:
+            value = value + gamma.entry(target, s) * rates[s]
+        out.append(value)
+    shape = np.broadcast_shapes(np.shape(h), np.shape(state[CENTRAL]), np.shape(kin.k10))
+    if weights is None:
+        return np.stack([np.broadcast_to(v if v is not None else 0.0, shape) for v in out])
+    total = np.zeros(shape)
+    for target, value in enumerate(out):
+        if value is not None:
+            total = total + weights[target] * value
+    return total
+
+
+@dataclass(frozen=True)
+class Events:
+    """Dose events of every subject, sorted by time along the last axis.
+
+    Arrays have shape (n_subjects, n_events) (or (n_events,) when shared by all subjects):
+    ``time`` (h), ``cmt`` (0 depot, 1 central, 2 peripheral), ``amount`` (mg added at once;
+    0 for none) and ``rate`` (mg/h added to the compartment's infusion rate from that time on;
+    an infusion is +r at its start and -r at its end).
+    """
+
+    time: np.ndarray
+    cmt: np.ndarray
+    amount: np.ndarray
+    rate: np.ndarray
+
+    @property
+    def shared_times(self) -> bool:
+        return self.time.ndim == 1
+
+    def sources(self, kin: Kinetics) -> tuple[int, ...]:
+        """Compartments that can ever hold drug (the rest are skipped in every propagation)."""
+        used = {CENTRAL} | {int(c) for c in np.unique(self.cmt)}
+        if np.any(kin.k12 > 0):
+            used.add(PERIPHERAL)
+        return tuple(sorted(used))
+
+
+@dataclass(frozen=True)
+class EventStates:
+    """State (mg) and infusion rates (mg/h) just after each event: arrays (3, n_subjects, n_events)."""
+
+    time: np.ndarray  # (n_subjects, n_events)
+    state: np.ndarray
+    rates: np.ndarray
+    before: np.ndarray  # state just before each event (3, n_subjects, n_events)
+    auc_weights_integral: np.ndarray | None = None
+
+
+def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
+    """Carry the state from event to event for every subject at once."""
+    time = np.broadcast_to(events.time, (n_subjects, events.time.shape[-1]))
+    amount = np.broadcast_to(events.amount, time.shape)
+    rate = np.broadcast_to(events.rate, time.shape)
+    cmt = np.broadcast_to(events.cmt, time.shape)
+    n_ev = time.shape[1]
+    sources = events.sources(kin)
+    state = np.zeros((N_STATES, n_subjects, n_ev))
+    before = np.zeros((N_STATES, n_subjects, n_ev))
+    rates = np.zeros((N_STATES, n_subjects, n_ev))
+    # Counting running infusions lets a rate return to exactly zero when the last one stops,
+    # instead of to the rounding residue of adding and subtracting floating-point rates.
+    running = np.zeros((N_STATES, n_subjects), dtype=np.int64)
+    current = np.zeros((N_STATES, n_subjects))
+    current_rates = np.zeros((N_STATES, n_subjects))
+    subjects = np.arange(n_subjects)
+    steps = StepCache(kin, sources)
+    for e in range(n_ev):
+        if e:
+            h = time[:, e] - time[:, e - 1]
+            if events.shared_times:
+                current = steps.propagate(current, current_rates, float(h[0]))
+            else:
+                current = propagate(kin, current, current_rates, h, sources)
+        before[:, :, e] = current
+        c = cmt[:, e]
+        current = current.copy()
+        current[c, subjects] += amount[:, e]
+        current_rates = current_rates.copy()
+        current_rates[c, subjects] += rate[:, e]
+        running[c, subjects] += np.sign(rate[:, e]).astype(np.int64)
+        current_rates[running == 0] = 0.0
+        state[:, :, e] = current
+        rates[:, :, e] = current_rates
+    return EventStates(time=np.ascontiguousarray(time), state=state, rates=rates, before=before)
+
+
+def last_event_index(event_time: np.ndarray, times: np.ndarray, left: bool = False) -> np.ndarray:
+    """Index of the last event at or before each output time, -1 before the first event.
+
+    ``event_time`` (n_subjects, n_events) sorted; ``times`` sorted (n_times,) or per subject
+    (n_subjects, n_times). Returns (n_subjects, n_times) integers. An event at exactly an output
+    time counts (right-continuity) unless ``left``, which gives the left limit (events strictly
+    before).
+    """
+    n_subjects, n_ev = event_time.shape
+    if times.ndim == 2:
+        # Per-subject query times are few (refining a peak, solving for a time): count directly.
+        count = np.zeros(times.shape, dtype=np.int64)
+        for e in range(n_ev):
+            ev = event_time[:, e, None]
+            count += (ev < times) if left else (ev <= times)
+        return count - 1
+    idx = np.full((n_subjects, len(times)), -1, dtype=np.int64)
+    first_cell = np.searchsorted(times, event_time.ravel(), side="right" if left else "left")
+    rows = np.repeat(np.arange(n_subjects), n_ev)
+    inside = first_cell < len(times)
+    events = np.tile(np.arange(n_ev), n_subjects)
+    np.maximum.at(idx, (rows[inside], first_cell[inside]), events[inside])
+    return np.maximum.accumulate(idx, axis=1)
+
+
+def event_integrals(kin: Kinetics, es: EventStates, weights: np.ndarray, sources: tuple[int, ...]) -> np.ndarray:
+    """Integral from the first event to each event of ``sum_i w_i A_i`` (n_subjects, n_events)."""
+    n, n_ev = es.time.shape
+    pieces = np.zeros((n, n_ev))
+    if n_ev > 1:
+        pieces[:, 1:] = propagate(
+            kin.reshaped((n, 1)),
+            es.state[:, :, :-1],
+            es.rates[:, :, :-1],
+            np.diff(es.time, axis=1),
+            sources,
+            weights=weights[:, :, None],
+            integral=True,
+        )
+    return np.cumsum(pieces, axis=1)
+
+
+def evaluate(
+    kin: Kinetics,
+    events: Events,
+    times: np.ndarray,
+    weights: np.ndarray,
+    *,
+    integral: bool = False,
+    left: bool = False,
+    method: str = "auto",
+) -> np.ndarray:
+    """Weighted sum of amounts ``sum_i w_i A_i(t)`` (or its integral from 0 to t) at ``times``.
+
+    ``kin``: rate constants of shape (n_subjects,); ``events``: dose events (times >= 0);
+    ``times``: sorted output times (h, >= 0), shared (n_times,) or per subject (n_subjects,
+    n_times); ``weights``: shape (3, n_subjects), e.g. (0, 1/V1, 0) for the central concentration
+    in mg/L. Returns (n_subjects, n_times). ``left=True`` gives left limits (the value just
+    before a dose at exactly that time, e.g. a trough). ``method`` chooses the
+    driver: "direct" evaluates every output from the state after its last event; "grid" does the
+    same at block starts of a uniform grid and reuses the per-subject propagator of one grid step
+    inside blocks (same numbers to rounding, several times faster for large populations);
+    "auto" picks "grid" when it applies and pays off.
+    """
+    n = kin.k10.shape[0]
+    times = np.asarray(times, dtype=float)
+    es = event_states(kin, events, n)
+    sources = events.sources(kin)
+    step = _uniform_step(times) if times.ndim == 1 else None
+    if method == "auto":
+        grid_ok = events.shared_times and step is not None and not integral and not left
+        method = "grid" if grid_ok and n >= 16 and len(times) >= 4 * _BLOCK else "direct"
+    if method == "grid":
+        if integral or left or step is None or not events.shared_times:
+            raise ValueError("the grid driver needs shared event times, a uniform grid, no integral, no left limit")
+        return _evaluate_grid(kin, es, times, step, weights, sources)
+    return _evaluate_direct(kin, es, times, weights, sources, integral, left)
+
+
+_BLOCK = 64
+_CELLS_PER_CHUNK = 1 << 18
+
+
+def _uniform_step(times: np.ndarray) -> float | None:
+    """The step of an evenly spaced grid (to 1e-12 of its span), else None."""
+    if len(times) < 2:
+        return None
+    span = times[-1] - times[0]
+    step = span / (len(times) - 1)
+    if step <= 0:
+        return None
+    deviation = np.max(np.abs(times - (times[0] + step * np.arange(len(times)))))
+    return step if deviation <= 1e-12 * max(1.0, abs(times[-1])) else None
+
+
+def _evaluate_direct(kin, es, times, weights, sources, integral, left):
+    n = es.time.shape[0]
+    times2d = np.broadcast_to(times, (n, times.shape[-1]))
+    out = np.zeros(times2d.shape)
+    idx = last_event_index(es.time, times, left)
+    integrals = event_integrals(kin, es, weights, sources) if integral else None
+    rows_per_chunk = max(1, _CELLS_PER_CHUNK // max(times2d.shape[1], 1))
+    for start in range(0, n, rows_per_chunk):
+        stop = min(n, start + rows_per_chunk)
+        rows = np.arange(start, stop)[:, None]
+        last = idx[start:stop]
+        valid = last >= 0
+        last = np.where(valid, last, 0)
+        sub = Kinetics(*(x[start:stop, None] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
+        value = propagate(
+            sub,
+            es.state[:, rows, last],
+            es.rates[:, rows, last],
+            times2d[start:stop] - es.time[rows, last],
+            sources,
+            weights=weights[:, start:stop, None],
+            integral=integral,
+        )
+        if integral:
+            value = value + integrals[rows, last]
+        out[start:stop] = np.where(valid, value, 0.0)
+    return out
+
+
+def _evaluate_grid(kin, es, times, step, weights, sources):
+    n, n_t = es.time.shape[0], len(times)
+    # Time-major so that every operation below runs over contiguous rows of all subjects; the
+    # caller gets the transpose, a view.
+    out = np.zeros((n_t, n))
+    last = last_event_index(es.time[:1], times)[0]
+    starts = [j for j in range(n_t) if last[j] >= 0 and (j == 0 or last[j] != last[j - 1])]
+    if not starts:
+        return out.T
+    steps = StepCache(kin, sources)
+    response, rate_response = _grid_responses(steps, weights, step)
+    scratch = np.empty((_BLOCK, n))
+    # Each run of outputs after the same event is cut into blocks of _BLOCK steps; the state at a
+    # block start comes from the event (first block) or from the previous block start.
+    for a, z in zip(starts, starts[1:] + [n_t]):
+        e = last[a]
+        rates = es.rates[:, :, e]
+        state = steps.propagate(es.state[:, :, e], rates, float(times[a] - es.time[0, e]))
+        for b in range(a, z, _BLOCK):
+            if b > a:
+                state = steps.propagate(state, rates, _BLOCK * step)
+            width = min(_BLOCK, z - b)
+            view, tmp = out[b : b + width], scratch[:width]
+            terms = [(state[s], response[s]) for s in sources]
+            terms += [(rates[s], rate_response[s]) for s in sources if np.any(rates[s] != 0)]
+            np.multiply(terms[0][1][:width], terms[0][0], out=view)
+            for amounts, resp in terms[1:]:
+                np.multiply(resp[:width], amounts, out=tmp)
+                view += tmp
+    return out.T
+
+
+def _grid_responses(steps: StepCache, weights: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted responses r grid steps after a block start, r < _BLOCK, per subject.
+
+    ``response[s, r]`` = sum_t w_t Phi(r step)[t, s] (to a unit amount in source s) and
+    ``rate_response[s, r]`` = sum_t w_t Gamma(r step)[t, s] (to a unit rate), each of shape
+    (3, _BLOCK, n_subjects), built row by row from the one-step propagator:
+    w Phi(r d) = (w Phi((r-1) d)) Phi(d) and w Gamma(r d) = w Gamma((r-1) d) + w Phi((r-1) d) Gamma(d).
+    """
+    phi, gamma = steps.pair(step)
+    n = weights.shape[1]
+    entries = {(t, s): (phi.entry(t, s), gamma.entry(t, s)) for t in steps.sources for s in steps.sources}
+    response = np.zeros((N_STATES, _BLOCK, n))
+    rate_response = np.zeros((N_STATES, _BLOCK, n))
+    response[:, 0] = weights
+    for r in range(1, _BLOCK):
+        prev = response[:, r - 1]
+        for s in steps.sources:
+            for t in steps.sources:
+                p, g = entries[(t, s)]
+                response[s, r] += prev[t] * p
+                rate_response[s, r] += prev[t] * g
+            rate_response[s, r] += rate_response[s, r - 1]
+    return response, rate_response

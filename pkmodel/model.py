@@ -1,0 +1,276 @@
+"""Linear compartment models: immutable, validated parameter values and their conversions.
+
+One class, :class:`Model`, covers one and two compartments with or without first-order
+absorption (NONMEM's ADVAN1-4). Its fields are the physiological parameters (CL, V1, Q, V2, ka,
+F, lag); the other parameterisations (micro-constants, label-style half-lives) are class methods
+that convert into them, and properties convert back. Every field may be a scalar or an array of
+shape (n_subjects,), so one value describes a whole virtual population.
+
+Units: clearance and inter-compartmental clearance L/h, volumes L, rate constants 1/h, times h,
+F dimensionless. Strings with units ("7 L/h", "20 L", "30 min") are accepted for every field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pkmodel.engine.analytic import Kinetics
+from pkmodel.errors import PKModelError
+from pkmodel.units import Kind, parse_quantity
+
+LN2 = float(np.log(2.0))
+Value = float | np.ndarray
+
+
+def _param(value: Any, field: str, kind: Kind | None, check: str) -> Value:
+    """A validated scalar float or read-only float array (never silently coerced).
+
+    Strings are read with their unit by ``units.parse_quantity``; for a dimensionless field
+    (``kind=None``) a string is a plain number or a percentage ("78 %").
+    """
+    if isinstance(value, str):
+        value = parse_quantity(value, kind, field=field) if kind else _fraction(value, field)
+    if isinstance(value, bool) or value is None:
+        raise PKModelError(field, value, f"expected a number ({check})")
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise PKModelError(field, value, f"expected a number or an array of numbers ({check})") from None
+    if arr.ndim > 1:
+        raise PKModelError(field, value, "expected a scalar or a 1-D array (one value per subject)")
+    ok = {
+        "> 0": np.isfinite(arr) & (arr > 0),
+        ">= 0": np.isfinite(arr) & (arr >= 0),
+        "in (0, 1]": np.isfinite(arr) & (arr > 0) & (arr <= 1),
+    }[check]
+    if not np.all(ok):
+        bad = arr if arr.ndim == 0 else arr[~ok][0]
+        raise PKModelError(field, float(bad), f"must be finite and {check}")
+    if arr.ndim == 0:
+        return float(arr)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A linear one- or two-compartment model, optionally with first-order absorption.
+
+    Parameters (scalars or arrays of shape (n_subjects,)):
+        cl: clearance from the central compartment, L/h (> 0).
+        v1: central volume, L (> 0).
+        q: inter-compartmental clearance, L/h (>= 0); 0 with ``v2=None`` for one compartment.
+        v2: peripheral volume, L (> 0), or None for a one-compartment model.
+        ka: first-order absorption rate constant, 1/h (> 0), or None when only IV doses are given.
+        f: bioavailability of oral doses, in (0, 1]. IV doses are complete by definition.
+        tlag: absorption lag time of oral doses, h (>= 0).
+        name: a label for tables and plots.
+    """
+
+    cl: Value
+    v1: Value
+    q: Value = 0.0
+    v2: Value | None = None
+    ka: Value | None = None
+    f: Value = 1.0
+    tlag: Value = 0.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "cl", _param(self.cl, "cl", "flow", "> 0"))
+        set_(self, "v1", _param(self.v1, "v1", "volume", "> 0"))
+        set_(self, "q", _param(self.q, "q", "flow", ">= 0"))
+        if self.v2 is None:
+            if np.any(np.asarray(self.q) != 0):
+                raise PKModelError("v2", None, "a peripheral volume (> 0) is required when q > 0")
+        else:
+            set_(self, "v2", _param(self.v2, "v2", "volume", "> 0"))
+        if self.ka is not None:
+            set_(self, "ka", _param(self.ka, "ka", "rate_constant", "> 0"))
+        set_(self, "f", _param(self.f, "f", None, "in (0, 1]"))
+        set_(self, "tlag", _param(self.tlag, "tlag", "time", ">= 0"))
+        sizes = {np.size(v) for v in self._arrays().values() if np.ndim(v) == 1}
+        if len(sizes) > 1:
+            raise PKModelError("parameters", sorted(sizes), "arrays must all have one length (one value per subject)")
+
+    # --- other parameterisations --------------------------------------------------------------
+
+    @classmethod
+    def from_micro(cls, k10: Any, v1: Any, k12: Any = 0.0, k21: Any = None, **absorption: Any) -> Model:
+        """From micro-constants k10, k12, k21 (1/h) and the central volume V1 (L).
+
+        ``k12 = 0`` and ``k21 = None`` give a one-compartment model. ``absorption`` takes ka, f,
+        tlag and name as for :class:`Model`.
+        """
+        k10 = _param(k10, "k10", "rate_constant", "> 0")
+        v1 = _param(v1, "v1", "volume", "> 0")
+        k12 = _param(k12, "k12", "rate_constant", ">= 0")
+        if k21 is None:
+            if np.any(np.asarray(k12) != 0):
+                raise PKModelError("k21", None, "k21 (> 0) is required when k12 > 0")
+            return cls(cl=_unarray(np.asarray(k10) * np.asarray(v1)), v1=v1, **absorption)
+        k21 = _param(k21, "k21", "rate_constant", "> 0")
+        if not np.all(np.asarray(k12) > 0):
+            raise PKModelError("k12", k12, "must be > 0 with k21 given (use k21=None for one compartment)")
+        q = _unarray(np.asarray(k12) * np.asarray(v1))
+        return cls(cl=_unarray(np.asarray(k10) * np.asarray(v1)), v1=v1, q=q, v2=_unarray(np.asarray(q) / np.asarray(k21)), **absorption)
+
+    @classmethod
+    def from_half_lives(
+        cls, t_half_alpha: Any, t_half_beta: Any, v1: Any, *, cl: Any = None, k21: Any = None, **absorption: Any
+    ) -> Model:
+        """From label-style macro quantities: distribution and terminal half-lives (h), V1 (L) and
+        one more quantity, either ``cl`` (L/h) or ``k21`` (1/h).
+
+        With alpha = ln2 / t_half_alpha and beta = ln2 / t_half_beta, alpha * beta = k10 * k21 and
+        alpha + beta = k10 + k12 + k21 fix the rest. Not every combination is a model: k12 must come
+        out >= 0, which needs beta < k10 < alpha (equivalently beta < k21 < alpha).
+        """
+        ta = _param(t_half_alpha, "t_half_alpha", "time", "> 0")
+        tb = _param(t_half_beta, "t_half_beta", "time", "> 0")
+        if not np.all(np.asarray(ta) < np.asarray(tb)):
+            raise PKModelError(
+                "t_half_alpha", t_half_alpha, f"the distribution half-life must be shorter than the terminal one ({t_half_beta!r} h)"
+            )
+        alpha, beta = LN2 / np.asarray(ta), LN2 / np.asarray(tb)
+        v1 = _param(v1, "v1", "volume", "> 0")
+        if (cl is None) == (k21 is None):
+            raise PKModelError("cl/k21", (cl, k21), "give exactly one of cl (L/h) or k21 (1/h)")
+        if cl is not None:
+            cl = _param(cl, "cl", "flow", "> 0")
+            k10 = np.asarray(cl) / np.asarray(v1)
+            field, given, k21_ = "cl", cl, alpha * beta / k10
+        else:
+            k21_ = np.asarray(_param(k21, "k21", "rate_constant", "> 0"))
+            k10 = alpha * beta / k21_
+            field, given = "k21", k21
+        k12 = alpha + beta - k10 - k21_
+        if not np.all((k10 > beta) & (k10 < alpha)):
+            lo, hi = (np.asarray(v1) * beta, np.asarray(v1) * alpha) if field == "cl" else (beta, alpha)
+            raise PKModelError(
+                field, given, f"must lie strictly between {_fmt(lo)} and {_fmt(hi)} for these half-lives and V1 (k12 would be negative)"
+            )
+        return cls.from_micro(_unarray(k10), v1, k12=_unarray(k12), k21=_unarray(k21_), **absorption)
+
+    def replace(self, **changes: Any) -> Model:
+        """A copy with some fields changed (the model itself is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    # --- derived quantities -------------------------------------------------------------------
+
+    @property
+    def n_compartments(self) -> int:
+        return 1 if self.v2 is None else 2
+
+    @property
+    def n_subjects(self) -> int | None:
+        """Length of the parameter arrays, or None when every parameter is a scalar."""
+        sizes = {np.size(v) for v in self._arrays().values() if np.ndim(v) == 1}
+        return sizes.pop() if sizes else None
+
+    @property
+    def k10(self) -> Value:
+        """Elimination rate constant from the central compartment, 1/h."""
+        return _unarray(np.asarray(self.cl) / np.asarray(self.v1))
+
+    @property
+    def k12(self) -> Value:
+        """Central to peripheral rate constant, 1/h."""
+        return _unarray(np.asarray(self.q) / np.asarray(self.v1))
+
+    @property
+    def k21(self) -> Value:
+        """Peripheral to central rate constant, 1/h (0 for one compartment)."""
+        if self.v2 is None:
+            return 0.0
+        return _unarray(np.asarray(self.q) / np.asarray(self.v2))
+
+    @property
+    def alpha(self) -> Value:
+        """Fast (distribution) disposition rate constant, 1/h; k10 for one compartment."""
+        return _unarray(self._kinetics().alpha)
+
+    @property
+    def beta(self) -> Value:
+        """Slow (terminal) disposition rate constant, 1/h; 0 for one compartment."""
+        return _unarray(self._kinetics().beta) if self.v2 is not None else 0.0
+
+    @property
+    def t_half_alpha(self) -> Value:
+        """Distribution half-life ln2/alpha, h (the elimination half-life for one compartment)."""
+        return _unarray(LN2 / np.asarray(self.alpha))
+
+    @property
+    def t_half_beta(self) -> Value:
+        """Terminal half-life ln2/beta, h (the elimination half-life for one compartment)."""
+        if self.v2 is None:
+            return self.t_half_alpha
+        return _unarray(LN2 / np.asarray(self.beta))
+
+    @property
+    def vss(self) -> Value:
+        """Volume of distribution at steady state V1 + V2, L."""
+        return self.v1 if self.v2 is None else _unarray(np.asarray(self.v1) + np.asarray(self.v2))
+
+    @property
+    def auc_per_dose(self) -> Value:
+        """AUC from 0 to infinity per mg of an IV dose, h/L (= 1/CL); times F for oral doses."""
+        return _unarray(1.0 / np.asarray(self.cl))
+
+    @property
+    def coef_a(self) -> Value:
+        """A in C(t) = A e^(-alpha t) + B e^(-beta t) per mg of IV bolus, 1/L."""
+        kin = self._kinetics()
+        return _unarray(kin.alpha_k21 / (np.asarray(self.v1) * kin.alpha_minus_beta))
+
+    @property
+    def coef_b(self) -> Value:
+        """B in C(t) = A e^(-alpha t) + B e^(-beta t) per mg of IV bolus, 1/L (0 for one compartment)."""
+        kin = self._kinetics()
+        return _unarray(kin.g / (np.asarray(self.v1) * kin.alpha_minus_beta))
+
+    def kinetics(self, n_subjects: int) -> Kinetics:
+        """Rate constants for the engine, each of shape (n_subjects,). ka is 0 when absent."""
+        ka = 0.0 if self.ka is None else self.ka
+        arrays = [np.broadcast_to(np.asarray(x, dtype=float), (n_subjects,)) for x in (ka, self.k10, self.k12, self.k21)]
+        return Kinetics.of(*arrays)
+
+    def _kinetics(self) -> Kinetics:
+        return Kinetics.of(0.0, self.k10, self.k12, self.k21)
+
+    def _arrays(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+
+    def __repr__(self) -> str:
+        shown = []
+        for key, value in self._arrays().items():
+            if value is None or (key in ("q", "tlag") and np.all(np.asarray(value) == 0)) or (key == "f" and np.all(np.asarray(value) == 1)):
+                continue
+            shown.append(f"{key}={_fmt(value)}")
+        label = f"{self.name!r}, " if self.name else ""
+        return f"Model({label}{', '.join(shown)})"
+
+
+def _fraction(text: str, field: str) -> float:
+    raw = text.strip()
+    try:
+        return float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise PKModelError(field, text, "expected a fraction such as 0.78 or a percentage such as '78 %'") from None
+
+
+def _unarray(x: Any) -> Value:
+    arr = np.asarray(x, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _fmt(x: Any) -> str:
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 0:
+        return f"{float(arr):.6g}"
+    return f"array(n={arr.size}, median={np.median(arr):.6g})"

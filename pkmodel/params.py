@@ -1,0 +1,122 @@
+"""Parameter files: TOML descriptions of a model in which every value carries its source.
+
+A file has a ``[model]`` table (``name``, ``description``) and a ``[parameters.<field>]`` table per
+parameter with ``value`` (a number in internal units or a string with a unit, "15.34 h"),
+``basis`` ("label", "publication", "derived" or "assumption") and ``source`` (the sentence or
+citation it comes from, or the reasoning of the assumption). The fields chosen say how the model is
+built: ``t_half_alpha``/``t_half_beta`` for label-style half-lives (with ``v1`` and ``cl`` or
+``k21``), ``k10``/``k12``/``k21`` for micro-constants, otherwise ``cl``, ``v1``, ``q``, ``v2``;
+``ka``, ``f`` and ``tlag`` may join any of them.
+
+``load_params("mildronate")`` reads a file shipped with pkmodel (the project's ``params/``
+folder); any other argument is a path to a user's TOML file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pkmodel.errors import PKModelError
+from pkmodel.model import Model
+
+BASES = ("label", "publication", "derived", "assumption")
+_ABSORPTION = ("ka", "f", "tlag")
+_FORMS = {
+    "half-lives": ("t_half_alpha", "t_half_beta", "v1", "cl", "k21"),
+    "micro": ("k10", "k12", "k21", "v1"),
+    "physiological": ("cl", "v1", "q", "v2"),
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One entry of a parameter file: its value as written, basis and source."""
+
+    name: str
+    value: Any
+    basis: str | None
+    source: str | None
+
+
+def data_dir() -> Any:
+    """The shipped ``params/`` folder: packaged as ``pkmodel.data`` in a built wheel, and read in
+    place from a source checkout (where an editable install leaves it outside the package)."""
+    try:
+        return resources.files("pkmodel.data")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "params"
+
+
+def shipped() -> list[str]:
+    """Names of the parameter files shipped with pkmodel."""
+    return sorted(p.name.removesuffix(".toml") for p in data_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Parameter]]:
+    """The ``[model]`` table and the parameters of a file, without building the model."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise PKModelError("params", str(name_or_path), "no such file")
+        text = path.read_text(encoding="utf-8")
+    else:
+        candidate = data_dir() / f"{name_or_path}.toml"
+        if not candidate.is_file():
+            raise PKModelError("params", str(name_or_path), f"expected a TOML file path or one of: {', '.join(shipped())}")
+        text = candidate.read_text(encoding="utf-8")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PKModelError("params", str(name_or_path), f"not valid TOML ({err})") from None
+    entries = doc.get("parameters")
+    if not isinstance(entries, dict) or not entries:
+        raise PKModelError("params", str(name_or_path), "the file needs a [parameters] table")
+    params = {}
+    for key, entry in entries.items():
+        if isinstance(entry, dict):
+            if "value" not in entry:
+                raise PKModelError(f"parameters.{key}", entry, "needs a 'value'")
+            basis = entry.get("basis")
+            if basis is not None and basis not in BASES:
+                raise PKModelError(f"parameters.{key}.basis", basis, f"allowed: {', '.join(BASES)}")
+            params[key] = Parameter(key, entry["value"], basis, entry.get("source"))
+        else:
+            params[key] = Parameter(key, entry, None, None)
+    return doc.get("model", {}), params
+
+
+def load_params(name_or_path: str | Path, **overrides: Any) -> Model:
+    """Build the :class:`Model` a parameter file describes; ``overrides`` replace values
+    (same field names, e.g. ``cl=6.0``) before the model is built."""
+    meta, params = read_params(name_or_path)
+    values = {k: p.value for k, p in params.items()} | overrides
+    return model_from_fields(values, name=str(meta.get("name", name_or_path)))
+
+
+def model_from_fields(values: dict[str, Any], name: str = "") -> Model:
+    """A :class:`Model` from whichever parameterisation the field names spell out."""
+    known = set(_ABSORPTION).union(*_FORMS.values())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise PKModelError("parameters", unknown[0], f"unknown parameter; known: {', '.join(sorted(known))}")
+    absorption = {k: values[k] for k in _ABSORPTION if k in values}
+    v = {k: x for k, x in values.items() if k not in _ABSORPTION}
+    form = "half-lives" if {"t_half_alpha", "t_half_beta"} & set(v) else "micro" if "k10" in v else "physiological"
+    stray = sorted(set(v) - set(_FORMS[form]))
+    if stray:
+        raise PKModelError("parameters", stray[0], f"does not belong with the {form} form ({', '.join(_FORMS[form])})")
+    needed = {"half-lives": ("t_half_alpha", "t_half_beta", "v1"), "micro": ("k10", "v1"), "physiological": ("cl", "v1")}[form]
+    missing = [k for k in needed if k not in v]
+    if missing:
+        raise PKModelError("parameters", sorted(v), f"the {form} form needs {', '.join(missing)}")
+    if form == "half-lives":
+        return Model.from_half_lives(
+            v["t_half_alpha"], v["t_half_beta"], v["v1"], cl=v.get("cl"), k21=v.get("k21"), **absorption, name=name
+        )
+    if form == "micro":
+        return Model.from_micro(v["k10"], v["v1"], k12=v.get("k12", 0.0), k21=v.get("k21"), **absorption, name=name)
+    return Model(**v, **absorption, name=name)

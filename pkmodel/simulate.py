@@ -1,0 +1,247 @@
+"""The front door: ``simulate(model, regimen, times)`` -> :class:`Simulation`.
+
+Turns friendly inputs into engine calls and wraps the arrays. Concentrations are kept as one
+array (n_subjects, n_times); the tidy DataFrame and the per-compartment amounts are built only
+when asked for, so a population of 10,000 subjects stays a 2-D array.
+
+Units: time h, concentration mg/L (= µg/mL), amount mg, AUC mg·h/L.
+
+PREDPP-style conventions: F scales the amount of oral doses and the lag time delays them (IV
+doses are complete and immediate); values are right-continuous, so an output at a bolus time
+includes the bolus, and troughs are left limits (just before the dose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pkmodel import exposure
+from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
+from pkmodel.errors import PKModelError
+from pkmodel.model import Model
+from pkmodel.regimen import Regimen
+from pkmodel.units import parse_quantity
+
+_CMT = {"iv": CENTRAL, "oral": DEPOT}
+_COMPARTMENTS = {DEPOT: "depot", CENTRAL: "central", PERIPHERAL: "peripheral"}
+# Grid steps a default time grid chooses from (h): readable numbers that divide common intervals.
+_NICE_STEPS = (1 / 60, 1 / 30, 1 / 12, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
+    """Engine events for ``regimen`` given to each of ``n_subjects`` subjects of ``model``.
+
+    Oral doses go to the depot, scaled by F and delayed by the lag time (per subject when those
+    are arrays); IV doses go to the central compartment; a dose with a duration is a zero-order
+    infusion (a rate +amount/duration at its start and the opposite at its end).
+    """
+    if "oral" in regimen.routes and model.ka is None:
+        raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
+    f = np.broadcast_to(np.asarray(model.f, dtype=float), (n_subjects,))
+    lag = np.broadcast_to(np.asarray(model.tlag, dtype=float), (n_subjects,))
+    times, cmts, amounts, rates = [], [], [], []
+    for dose in regimen.doses:
+        oral = dose.route == "oral"
+        start = dose.time + (lag if oral else np.zeros(n_subjects))
+        amount = dose.amount * (f if oral else np.ones(n_subjects))
+        cmt = _CMT[dose.route]
+        if dose.duration > 0:
+            rate = amount / dose.duration
+            times += [start, start + dose.duration]
+            amounts += [np.zeros(n_subjects)] * 2
+            rates += [rate, -rate]
+            cmts += [cmt, cmt]
+        else:
+            times.append(start)
+            amounts.append(amount)
+            rates.append(np.zeros(n_subjects))
+            cmts.append(cmt)
+    t = np.stack(times, axis=1)
+    order = np.argsort(t, axis=1, kind="stable")
+    def take(a):
+        return np.take_along_axis(np.stack(a, axis=1), order, axis=1)
+    cmt_rows = np.take_along_axis(np.broadcast_to(np.array(cmts), t.shape), order, axis=1)
+    t, amount, rate = take(times), take(amounts), take(rates)
+    if np.all(t == t[0]) and np.all(cmt_rows == cmt_rows[0]):
+        # Shared by all subjects: lets the engine reuse one propagator per distinct step.
+        return Events(time=t[0], cmt=cmt_rows[0], amount=amount, rate=rate)
+    return Events(time=t, cmt=cmt_rows, amount=amount, rate=rate)
+
+
+def default_times(model: Model, regimen: Regimen) -> np.ndarray:
+    """A grid from 0 through the regimen plus a washout of 5 terminal half-lives (median
+    subject), with a step that resolves absorption and distribution (about a tenth of the
+    fastest time scale), and every bolus and infusion end added so that peaks are on it.
+    """
+    scales = [float(np.median(model.t_half_alpha))]
+    if model.ka is not None and "oral" in regimen.routes:
+        scales.append(float(np.median(np.log(2) / np.asarray(model.ka))))
+    if regimen.interval is not None:
+        scales.append(regimen.interval)
+    scales += [d.duration for d in regimen.doses if d.duration > 0]
+    end = regimen.end + float(np.max(model.tlag)) + 5 * float(np.median(model.t_half_beta))
+    end = float(np.ceil(end))
+    step = max([s for s in _NICE_STEPS if s <= min(scales) / 10] or [_NICE_STEPS[0]])
+    grid = np.arange(0.0, end + step / 2, step)
+    peaks = [d.time + d.duration for d in regimen.doses if d.route == "iv"]
+    grid = np.union1d(np.round(grid, 10), peaks)
+    return grid
+
+
+def _times(times: Any) -> np.ndarray:
+    if isinstance(times, str):
+        raise PKModelError("times", times, "expected a sequence of times in h (numbers or strings such as '12 h')")
+    values = [parse_quantity(t, "time", field="times") if isinstance(t, str) else t for t in np.atleast_1d(times)]
+    arr = np.asarray(values, dtype=float) if len(values) else np.zeros(0)
+    if arr.ndim != 1 or arr.size == 0:
+        raise PKModelError("times", times, "expected a non-empty 1-D sequence of times (h)")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        bad = arr[~(np.isfinite(arr) & (arr >= 0))][0]
+        raise PKModelError("times", float(bad), "times must be finite and >= 0 h")
+    if np.any(np.diff(arr) < 0):
+        i = int(np.argmax(np.diff(arr) < 0))
+        raise PKModelError("times", f"{arr[i]} then {arr[i + 1]}", "times must be sorted in increasing order")
+    return arr
+
+
+class Simulation:
+    """Result of :func:`simulate`.
+
+    Attributes: ``model``, ``regimen``, ``times`` (h, shape (n_times,)), ``concentration``
+    (mg/L, shape (n_subjects, n_times); one row for a single subject), ``n_subjects``.
+    """
+
+    def __init__(self, model: Model, regimen: Regimen, times: np.ndarray, concentration: np.ndarray) -> None:
+        self.model = model
+        self.regimen = regimen
+        self.times = times
+        self.concentration = concentration
+        self.n_subjects = concentration.shape[0]
+        self._kin = model.kinetics(self.n_subjects)
+        self._events = regimen_events(model, regimen, self.n_subjects)
+        self._conc_weights = _weights(model, self.n_subjects)
+
+    def __repr__(self) -> str:
+        who = f"{self.n_subjects} subjects" if self.n_subjects > 1 else "1 subject"
+        return f"<Simulation: {self.regimen}; {who}; {len(self.times)} times from {self.times[0]:g} to {self.times[-1]:g} h>"
+
+    # --- exact values anywhere ---------------------------------------------------------------
+
+    def at(self, times: Any, *, left: bool = False) -> np.ndarray:
+        """Concentrations (mg/L) at any sorted times (h): (n_subjects, n_times). ``left=True``
+        gives the value just before a dose given at exactly that time."""
+        return evaluate(self._kin, self._events, _times(times), self._conc_weights, left=left)
+
+    def auc(self, start: Any = 0.0, end: Any = None) -> np.ndarray:
+        """Exact AUC of the concentration from ``start`` to ``end`` (h; default: the last output
+        time), mg·h/L, per subject: the integral of the closed form, not a trapezoid sum."""
+        t = _times([start, self.times[-1] if end is None else end])
+        cumulative = evaluate(self._kin, self._events, t, self._conc_weights, integral=True)
+        return cumulative[:, 1] - cumulative[:, 0]
+
+    def amounts(self) -> np.ndarray:
+        """Amounts (mg) in depot, central and peripheral: (n_subjects, 3, n_times)."""
+        return np.stack(
+            [
+                evaluate(self._kin, self._events, self.times, _weights(self.model, self.n_subjects, c))
+                for c in (DEPOT, CENTRAL, PERIPHERAL)
+            ],
+            axis=1,
+        )
+
+    # --- tables ------------------------------------------------------------------------------
+
+    @cached_property
+    def data(self) -> pd.DataFrame:
+        """Tidy table: ``time_h``, ``conc_mg_L``, ``<compartment>_mg`` for each compartment the
+        model has (depot only with oral doses), and ``subject`` when there are several."""
+        n, t = self.n_subjects, len(self.times)
+        amounts = self.amounts()
+        columns: dict[str, np.ndarray] = {}
+        if n > 1:
+            columns["subject"] = np.repeat(np.arange(n), t)
+        columns["time_h"] = np.tile(self.times, n)
+        columns["conc_mg_L"] = self.concentration.ravel()
+        for c, name in _COMPARTMENTS.items():
+            if c == DEPOT and "oral" not in self.regimen.routes:
+                continue
+            if c == PERIPHERAL and self.model.n_compartments == 1:
+                continue
+            columns[f"{name}_mg"] = amounts[:, c, :].ravel()
+        return pd.DataFrame(columns)
+
+    def summary(self) -> pd.DataFrame:
+        """Exposure metrics per subject (one row each); see :func:`pkmodel.exposure.summarise`."""
+        return exposure.summarise(self._exposure_inputs())
+
+    def _exposure_inputs(self) -> exposure.Inputs:
+        def value(subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False):
+            kin = Kinetics(*(x[subjects] for x in (self._kin.ka, self._kin.k10, self._kin.k12, self._kin.k21)))
+            regimen = Regimen((self.regimen.doses[0],)) if single else self.regimen
+            sub_model = _subset(self.model, subjects)
+            events = regimen_events(sub_model, regimen, len(subjects))
+            w = self._conc_weights[:, subjects]
+            return evaluate(kin, events, np.asarray(t, dtype=float)[:, None], w, integral=integral, left=left)[:, 0]
+
+        return exposure.Inputs(
+            times=self.times,
+            concentration=self.concentration,
+            value=value,
+            dose_times=self.regimen.dose_times,
+            interval=self.regimen.interval,
+            first_dose_exposure=_first_dose_exposure(self.model, self.regimen, self.n_subjects),
+        )
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Concentration-time plot (see :func:`pkmodel.plot.concentration_time`)."""
+        from pkmodel.plot import concentration_time
+
+        return concentration_time(self, ax=ax, **kwargs)
+
+
+def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray:
+    """Observation weights: a compartment's amount (mg), or by default the central
+    concentration (mg/L: the central amount divided by V1)."""
+    w = np.zeros((3, n))
+    if compartment is None:
+        w[CENTRAL] = 1.0 / np.broadcast_to(np.asarray(model.v1, dtype=float), (n,))
+    else:
+        w[compartment] = 1.0
+    return w
+
+
+def _subset(model: Model, subjects: np.ndarray) -> Model:
+    changes = {k: np.asarray(v)[subjects] for k, v in model._arrays().items() if v is not None and np.ndim(v) == 1}
+    return model.replace(**changes) if changes else model
+
+
+def _first_dose_exposure(model: Model, regimen: Regimen, n: int) -> np.ndarray:
+    """AUC from 0 to infinity of the first dose (mg·h/L per subject): F·amount/CL, which for
+    linear kinetics is also the AUC over one interval at steady state."""
+    dose = regimen.doses[0]
+    f = np.asarray(model.f) if dose.route == "oral" else 1.0
+    return np.broadcast_to(f * dose.amount / np.asarray(model.cl, dtype=float), (n,)).copy()
+
+
+def simulate(model: Model, regimen: Regimen, times: Sequence[float] | np.ndarray | None = None, *, method: str = "auto") -> Simulation:
+    """Simulate ``regimen`` in ``model``; the one front door of pkmodel.
+
+    ``model``: a :class:`Model` (array parameters give one subject per element);
+    ``regimen``: a :class:`Regimen`; ``times``: sorted output times in h (numbers, or strings
+    such as "12 h"), by default :func:`default_times`. Returns a :class:`Simulation` whose
+    ``concentration`` is in mg/L.
+    """
+    if not isinstance(model, Model):
+        raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
+    if not isinstance(regimen, Regimen):
+        raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
+    grid = default_times(model, regimen) if times is None else _times(times)
+    n = model.n_subjects or 1
+    kin = model.kinetics(n)
+    conc = evaluate(kin, regimen_events(model, regimen, n), grid, _weights(model, n), method=method)
+    return Simulation(model, regimen, grid, conc)

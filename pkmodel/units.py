@@ -1,0 +1,165 @@
+"""Quantities with units at the edges of pkmodel.
+
+Users may write ``"500 mg"``, ``"10 min"`` or ``"5 mL/min"``; everything inside the package works
+in one set of internal units so that no formula ever has to think about conversion:
+
+=================  ==============
+kind               internal unit
+=================  ==============
+amount             mg
+time               h
+volume             L
+concentration      mg/L
+flow (clearance)   L/h
+rate_constant      1/h
+infusion_rate      mg/h
+=================  ==============
+
+A bare number is taken to be in the internal unit already; a string must carry a unit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from fractions import Fraction as F
+from typing import Literal
+
+from pkmodel.errors import PKModelError
+
+Kind = Literal[
+    "amount", "time", "volume", "concentration", "flow", "rate_constant", "infusion_rate"
+]
+
+# Factors are exact fractions so that e.g. "10 min" becomes exactly the float nearest 1/6 h,
+# and a value formatted in days parses back to the very same float.
+_UNITS: dict[str, dict[str, F]] = {
+    "amount": {"µg": F(1, 1000), "ug": F(1, 1000), "mcg": F(1, 1000), "mg": F(1), "g": F(1000)},
+    "time": {
+        **dict.fromkeys(["s", "sec", "second", "seconds"], F(1, 3600)),
+        **dict.fromkeys(["min", "minute", "minutes"], F(1, 60)),
+        **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], F(1)),
+        **dict.fromkeys(["d", "day", "days"], F(24)),
+        **dict.fromkeys(["wk", "week", "weeks"], F(168)),
+    },
+    "volume": {"mL": F(1, 1000), "L": F(1)},
+    "concentration": {
+        "mg/L": F(1), "µg/mL": F(1), "ug/mL": F(1), "mcg/mL": F(1), "ng/mL": F(1, 1000),
+        "g/L": F(1000),
+    },
+    "flow": {"L/h": F(1), "mL/min": F(60, 1000), "L/min": F(60), "mL/h": F(1, 1000)},
+    "rate_constant": {
+        form.format(t): factor
+        for t, factor in (("h", F(1)), ("min", F(60)), ("d", F(1, 24)))
+        for form in ("1/{}", "/{}", "{}-1", "{}^-1")
+    },
+    "infusion_rate": {
+        "mg/h": F(1), "mg/min": F(60), "g/h": F(1000),
+        "µg/min": F(60, 1000), "ug/min": F(60, 1000), "mcg/min": F(60, 1000),
+    },
+}
+
+_INTERNAL_UNIT = {
+    "amount": "mg", "time": "h", "volume": "L", "concentration": "mg/L", "flow": "L/h",
+    "rate_constant": "1/h", "infusion_rate": "mg/h",
+}
+_NAME = {kind: kind.replace("_", " ") for kind in _UNITS} | {"flow": "flow (clearance)"}
+
+# Litres are written both ways in practice; every other letter is case-sensitive because
+# "Mg" (megagram) and "mg" must never be confused. The lowercase spellings are accepted but not
+# advertised, so error messages stay short.
+_LOOKUP: dict[str, dict[str, F]] = {
+    kind: {**{u.replace("L", "l"): f for u, f in table.items()}, **table}
+    for kind, table in _UNITS.items()
+}
+_KIND_OF_UNIT = {unit: kind for kind, table in _LOOKUP.items() for unit in table}
+assert len(_KIND_OF_UNIT) == sum(map(len, _LOOKUP.values())), "a unit spelling is ambiguous"
+
+# Plain ASCII digits only ([0-9], not \d) so exotic Unicode digits are not silently accepted.
+# nan/inf are matched so that they can be rejected with a precise message.
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)",
+    re.IGNORECASE,
+)
+
+
+def _accepted(kind: str) -> str:
+    return f"accepted {_NAME[kind]} units: " + ", ".join(_UNITS[kind])
+
+
+def _a(kind: str) -> str:
+    return ("an " if _NAME[kind][0] in "aeiou" else "a ") + _NAME[kind]
+
+
+def _finite(number: float, field: str, value: object, kind: str) -> float:
+    if not math.isfinite(number):
+        raise PKModelError(field, value, f"must be a finite number (not NaN or infinite); "
+                                         f"{_accepted(kind)}")
+    return number
+
+
+def parse_quantity(value: str | float | int, kind: Kind, *, field: str) -> float:
+    """Return ``value`` converted to the internal unit of ``kind`` as a float.
+
+    ``value`` is either a string ``"<number> <unit>"`` (the space is optional: ``"500mg"``,
+    ``"1.5 g"``, ``"10 min"``) or a bare int/float that is already in the internal unit
+    (amount mg, time h, volume L, concentration mg/L, flow L/h, rate constant 1/h,
+    infusion rate mg/h). The sign is not checked here; NaN and infinity always are.
+
+    Raises :class:`PKModelError` naming ``field`` for a missing, unknown or wrong-kind unit,
+    an unparseable number, extra words, NaN/infinity, bools, None and any other type.
+    """
+    if kind not in _UNITS:
+        raise PKModelError("kind", kind, "must be one of " + ", ".join(_UNITS))
+    # bool is an int subclass, but True as "1 mg" is almost certainly a mistake.
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        return _finite(number, field, value, kind)
+    if not isinstance(value, str):
+        raise PKModelError(field, value, f"expected a number in {_INTERNAL_UNIT[kind]} "
+                                         f"or a string such as '1 {_INTERNAL_UNIT[kind]}'")
+
+    text = value.strip().replace("\u03bc", "µ")  # Greek mu looks identical to the micro sign
+    match = _NUMBER.match(text)
+    if match is None:
+        raise PKModelError(field, value, f"expected '<number> <unit>'; {_accepted(kind)}")
+    number = _finite(float(match.group()), field, value, kind)
+    words = text[match.end():].split()
+    if not words:
+        raise PKModelError(field, value, f"a unit is required in a string; {_accepted(kind)}")
+    unit, extra = words[0], words[1:]
+    if extra and "".join(words) in _LOOKUP[kind]:
+        raise PKModelError(field, value, f"write the unit without spaces: '{''.join(words)}'")
+    if unit not in _LOOKUP[kind]:
+        other = _KIND_OF_UNIT.get(unit)
+        if other is not None:
+            raise PKModelError(field, value, f"'{unit}' is {_a(other)} unit, but "
+                                             f"{_a(kind)} is expected; {_accepted(kind)}")
+        raise PKModelError(field, value, f"unknown unit '{unit}'; {_accepted(kind)}")
+    if extra:
+        raise PKModelError(field, value, f"unexpected text '{' '.join(extra)}' after the unit; "
+                                         f"expected '<number> <unit>'; {_accepted(kind)}")
+    factor = _LOOKUP[kind][unit]
+    converted = number * factor.numerator / factor.denominator
+    if not math.isfinite(converted):
+        raise PKModelError(field, value, f"too large to represent in {_INTERNAL_UNIT[kind]}")
+    return converted
+
+
+def format_quantity(value: float, kind: Kind) -> str:
+    """Return ``value`` (in the internal unit of ``kind``) as a readable string.
+
+    Times that are a whole number of days, at least 2, are shown in days (``"168 h"`` ->
+    ``"7 d"``); everything else is shown in its internal unit (``500.0`` -> ``"500 mg"``).
+    The number is written with ``repr`` so that :func:`parse_quantity` gives the value back.
+    """
+    value = parse_quantity(value, kind, field="value")  # same checks: no NaN, inf or bool
+    unit = _INTERNAL_UNIT[kind]
+    if kind == "time" and value >= 48 and value % 24 == 0:
+        value, unit = value / 24, "d"
+    number = repr(value)
+    return f"{number.removesuffix('.0')} {unit}"
