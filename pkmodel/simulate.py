@@ -42,35 +42,34 @@ def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
     """
     if "oral" in regimen.routes and model.ka is None:
         raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
-    f = np.broadcast_to(np.asarray(model.f, dtype=float), (n_subjects,))
-    lag = np.broadcast_to(np.asarray(model.tlag, dtype=float), (n_subjects,))
-    times, cmts, amounts, rates = [], [], [], []
-    for dose in regimen.doses:
-        oral = dose.route == "oral"
-        start = dose.time + (lag if oral else np.zeros(n_subjects))
-        amount = dose.amount * (f if oral else np.ones(n_subjects))
-        cmt = _CMT[dose.route]
-        if dose.duration > 0:
-            rate = amount / dose.duration
-            times += [start, start + dose.duration]
-            amounts += [np.zeros(n_subjects)] * 2
-            rates += [rate, -rate]
-            cmts += [cmt, cmt]
-        else:
-            times.append(start)
-            amounts.append(amount)
-            rates.append(np.zeros(n_subjects))
-            cmts.append(cmt)
-    t = np.stack(times, axis=1)
-    order = np.argsort(t, axis=1, kind="stable")
+    # Dose records as columns: start time, compartment, amount (before F), infusion duration.
+    doses = regimen.doses
+    oral = np.array([d.route == "oral" for d in doses])
+    nominal = np.array([d.time for d in doses])
+    cmt = np.where(oral, DEPOT, CENTRAL)
+    dose_amount = np.array([d.amount for d in doses])
+    duration = np.array([d.duration for d in doses])
+    # Per-subject F and lag (arrays) become per-subject columns; scalars keep events shared.
+    f = np.asarray(model.f, dtype=float)[..., None]
+    lag = np.asarray(model.tlag, dtype=float)[..., None]
+    start = nominal + np.where(oral, lag, 0.0)
+    amount = dose_amount * np.where(oral, f, 1.0)
+    infusion = duration > 0
+    bolus = np.where(infusion, 0.0, amount)
+    rate = np.where(infusion, amount / np.where(infusion, duration, 1.0), 0.0)
+    # An infusion also needs its stop: +rate at its start, -rate at its end.
+    stop = (start + duration)[..., infusion]
+    time = np.concatenate([start, stop], axis=-1)
+    cmts = np.concatenate([cmt, cmt[infusion]])
+    amounts = np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1)
+    rates = np.concatenate([rate, -rate[..., infusion]], axis=-1)
+    if time.ndim == 1:  # no per-subject lag: one event timeline shared by all subjects
+        order = np.argsort(time, kind="stable")
+        return Events(time=time[order], cmt=cmts[order], amount=amounts[..., order], rate=rates[..., order])
+    order = np.argsort(time, axis=1, kind="stable")
     def take(a):
-        return np.take_along_axis(np.stack(a, axis=1), order, axis=1)
-    cmt_rows = np.take_along_axis(np.broadcast_to(np.array(cmts), t.shape), order, axis=1)
-    t, amount, rate = take(times), take(amounts), take(rates)
-    if np.all(t == t[0]) and np.all(cmt_rows == cmt_rows[0]):
-        # Shared by all subjects: lets the engine reuse one propagator per distinct step.
-        return Events(time=t[0], cmt=cmt_rows[0], amount=amount, rate=rate)
-    return Events(time=t, cmt=cmt_rows, amount=amount, rate=rate)
+        return np.take_along_axis(np.broadcast_to(a, time.shape), order, axis=1)
+    return Events(time=take(time), cmt=take(cmts), amount=take(amounts), rate=take(rates))
 
 
 def default_times(model: Model, regimen: Regimen) -> np.ndarray:
@@ -96,8 +95,9 @@ def default_times(model: Model, regimen: Regimen) -> np.ndarray:
 def _times(times: Any) -> np.ndarray:
     if isinstance(times, str):
         raise PKModelError("times", times, "expected a sequence of times in h (numbers or strings such as '12 h')")
-    values = [parse_quantity(t, "time", field="times") if isinstance(t, str) else t for t in np.atleast_1d(times)]
-    arr = np.asarray(values, dtype=float) if len(values) else np.zeros(0)
+    arr = np.atleast_1d(np.asarray(times, dtype=object if _has_strings(times) else float))
+    if arr.dtype == object:
+        arr = np.array([parse_quantity(t, "time", field="times") if isinstance(t, str) else t for t in arr], dtype=float)
     if arr.ndim != 1 or arr.size == 0:
         raise PKModelError("times", times, "expected a non-empty 1-D sequence of times (h)")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -109,6 +109,10 @@ def _times(times: Any) -> np.ndarray:
     return arr
 
 
+def _has_strings(times: Any) -> bool:
+    return not isinstance(times, np.ndarray) and any(isinstance(t, str) for t in np.atleast_1d(np.asarray(times, dtype=object)))
+
+
 class Simulation:
     """Result of :func:`simulate`.
 
@@ -116,15 +120,15 @@ class Simulation:
     (mg/L, shape (n_subjects, n_times); one row for a single subject), ``n_subjects``.
     """
 
-    def __init__(self, model: Model, regimen: Regimen, times: np.ndarray, concentration: np.ndarray) -> None:
+    def __init__(self, model: Model, regimen: Regimen, times: np.ndarray, *, method: str = "auto") -> None:
         self.model = model
         self.regimen = regimen
         self.times = times
-        self.concentration = concentration
-        self.n_subjects = concentration.shape[0]
+        self.n_subjects = model.n_subjects or 1
         self._kin = model.kinetics(self.n_subjects)
         self._events = regimen_events(model, regimen, self.n_subjects)
         self._conc_weights = _weights(model, self.n_subjects)
+        self.concentration = evaluate(self._kin, self._events, times, self._conc_weights, method=method)
 
     def __repr__(self) -> str:
         who = f"{self.n_subjects} subjects" if self.n_subjects > 1 else "1 subject"
@@ -241,7 +245,4 @@ def simulate(model: Model, regimen: Regimen, times: Sequence[float] | np.ndarray
     if not isinstance(regimen, Regimen):
         raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
     grid = default_times(model, regimen) if times is None else _times(times)
-    n = model.n_subjects or 1
-    kin = model.kinetics(n)
-    conc = evaluate(kin, regimen_events(model, regimen, n), grid, _weights(model, n), method=method)
-    return Simulation(model, regimen, grid, conc)
+    return Simulation(model, regimen, grid, method=method)

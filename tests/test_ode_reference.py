@@ -73,7 +73,9 @@ def test_one_comp_oral_bateman(method):
     D, ka, k10 = 250.0, 1.3, 0.21
     t = np.array([0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 24.0])
     a = ode_amounts(ka, k10, 0.0, 0.0, *events((0.0, 0, D, 0.0)), t, method=method)
-    close(a[:, 0], D * np.exp(-ka * t))
+    # Late depot amounts (< 1e-4 of the dose) sit at the solver's absolute tolerance, not rtol.
+    early = t <= 4.0
+    close(a[early, 0], D * np.exp(-ka * t[early]))
     assert a[0, 1] == 0.0
     close(a[1:, 1], D * ka / (ka - k10) * (np.exp(-k10 * t[1:]) - np.exp(-ka * t[1:])))
 
@@ -136,6 +138,17 @@ def test_outputs_before_first_event_and_initial_state():
     close(a[:, 1], 40.0 * np.exp(-k10 * t) + np.where(t >= 3.0, 10.0 * np.exp(-k10 * (t - 3.0)), 0.0))
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("t0, width", [(0.0, 5e-324), (0.0, 1e-300), (1.0, 2.2e-16), (48.0, 1e-14)])
+def test_sliver_infusion_between_close_events(method, t0, width):
+    # A piece far too short for the solver must neither hang nor fail; it adds R * width mg.
+    D, R, k10 = 100.0, 10.0, 0.2
+    ev = events((t0, 1, D, R), (t0 + width, 1, 0.0, -R))
+    t = t0 + np.array([0.0, 1.0, 6.0])
+    a1 = ode_amounts(0.0, k10, 0.0, 0.0, *ev, t, method=method)[:, 1]
+    close(a1, D * np.exp(-k10 * (t - t0)))
+
+
 def test_empty_outputs():
     assert ode_amounts(1.0, 0.1, 0.0, 0.0, *events((0.0, 0, 1.0, 0.0)), []).shape == (0, 3)
     assert ode_central_auc(1.0, 0.1, 0.0, 0.0, *events((0.0, 0, 1.0, 0.0)), []).shape == (0,)
@@ -169,10 +182,13 @@ def test_mass_balance_mixed_regimen(method):
 @settings(max_examples=40, deadline=None)
 @given(ka=st.floats(0.05, 5.0), k10=st.floats(0.01, 2.0), k12=st.floats(0.0, 2.0),
        k21=st.floats(0.01, 2.0),
-       doses=st.lists(st.tuples(st.floats(0.0, 48.0), st.integers(0, 2), st.floats(0.0, 500.0),
-                                st.floats(0.0, 100.0), st.floats(0.0, 12.0)),
+       doses=st.lists(st.tuples(st.floats(0.0, 48.0), st.integers(0, 2),
+                                st.just(0.0) | st.floats(1.0, 500.0),
+                                st.just(0.0) | st.floats(0.5, 100.0),
+                                st.just(0.0) | st.floats(0.1, 12.0)),
                       min_size=1, max_size=5))
 def test_mass_balance_random_regimens(ka, k10, k12, k21, doses):
+    # Doses are 0 or at least 1 mg: subnormal doses would only test the solver's atol.
     rows = []
     for start, cmt, amount, rate, duration in doses:
         rows.append((start, cmt, amount, rate))

@@ -126,36 +126,28 @@ def _half_root_minus(root: np.ndarray, u: np.ndarray, p: np.ndarray) -> np.ndarr
     return np.where(u > 0, rationalised, 0.5 * (root - u))
 
 
-class Transfer:
-    """Entries of Phi(h) (``extra_zeros=0``) or its convolutions with 1 (``extra_zeros=k``).
+def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ...], extra_zeros: int = 0) -> np.ndarray:
+    """Phi(h) (``extra_zeros=0``) or its convolutions with 1, shape (3, 3, *broadcast shape).
 
-    With ``extra_zeros=1`` the same entries give Gamma(h), the response to a unit infusion, or
-    the integral of Phi over [0, h]; ``extra_zeros=2`` gives the integral of Gamma. Divided
-    differences are computed once per rate set and reused across entries.
+    ``M[target, source]``; rows and columns outside ``sources`` stay zero. With ``extra_zeros=1``
+    the same entries give Gamma(h), the response to a unit infusion (equally the integral of Phi
+    over [0, h]); ``extra_zeros=2`` gives the integral of Gamma. Each divided difference is
+    computed once and shared by the entries that use it.
     """
-
-    def __init__(self, kin: Kinetics, h: np.ndarray, extra_zeros: int = 0) -> None:
-        self.kin = kin
-        self.h = np.asarray(h, dtype=float)
-        self.extra_zeros = extra_zeros
-        self._cache: dict[str, np.ndarray] = {}
-
-    def _convolution(self, rates: str) -> np.ndarray:
-        rates = rates + "z" * self.extra_zeros
-        if rates not in self._cache:
-            points = [-self.kin.rate(r) * self.h for r in rates]
-            self._cache[rates] = self.h ** (len(rates) - 1) * exp_divided_difference(points)
-        return self._cache[rates]
-
-    def entry(self, target: int, source: int) -> np.ndarray | float:
-        """Phi[target, source] (or its convolution), 0.0 where no path exists."""
-        terms = _TERMS.get((target, source))
-        if terms is None:
-            return 0.0
-        total: np.ndarray | float = 0.0
+    h = np.asarray(h, dtype=float)
+    shape = np.broadcast_shapes(h.shape, np.shape(kin.k10))
+    out = np.zeros((N_STATES, N_STATES) + shape)
+    cache: dict[str, np.ndarray] = {}
+    for (target, source), terms in _TERMS.items():
+        if target not in sources or source not in sources:
+            continue
         for coef_name, rates in terms:
-            total = total + self.kin.coefficient(coef_name) * self._convolution(rates)
-        return total
+            rates = rates + "z" * extra_zeros
+            if rates not in cache:
+                points = [-kin.rate(r) * h for r in rates]
+                cache[rates] = h ** (len(rates) - 1) * exp_divided_difference(points)
+            out[target, source] += kin.coefficient(coef_name) * cache[rates]
+    return out
 
 
 class StepCache:
@@ -165,22 +157,30 @@ class StepCache:
     def __init__(self, kin: Kinetics, sources: tuple[int, ...]) -> None:
         self.kin = kin
         self.sources = sources
-        self._pairs: dict[float, tuple[Transfer, Transfer]] = {}
+        self._pairs: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
-    def pair(self, h: float) -> tuple[Transfer, Transfer]:
+    def pair(self, h: float) -> tuple[np.ndarray, np.ndarray]:
+        """(Phi(h), Gamma(h)), each (3, 3, n_subjects)."""
         if h not in self._pairs:
-            self._pairs[h] = transfer_pair(self.kin, np.float64(h))
+            self._pairs[h] = (
+                transfer_matrix(self.kin, h, self.sources),
+                transfer_matrix(self.kin, h, self.sources, extra_zeros=1),
+            )
         return self._pairs[h]
 
-    def propagate(self, state: np.ndarray, rates: np.ndarray, h: float) -> np.ndarray:
+    def propagate(self, state: np.ndarray, rates: np.ndarray | None, h: float) -> np.ndarray:
+        """The state (3, n_subjects) ``h`` hours later under constant ``rates`` (None: no infusion)."""
         if h == 0:
             return np.array(state, dtype=float)
-        return propagate(self.kin, state, rates, np.float64(h), self.sources, transfers=self.pair(h))
+        return _apply(*self.pair(h), state, rates)
 
 
-def transfer_pair(kin: Kinetics, h: np.ndarray, integral: bool = False) -> tuple[Transfer, Transfer]:
-    """(Phi, Gamma) for a step of ``h`` hours, or their integrals over [0, h]."""
-    return Transfer(kin, h, extra_zeros=int(integral)), Transfer(kin, h, extra_zeros=1 + int(integral))
+def _apply(phi: np.ndarray, gamma: np.ndarray, state: np.ndarray, rates: np.ndarray | None) -> np.ndarray:
+    """Phi state + Gamma rates, with the leading axis of length 3 and anything after it."""
+    out = np.einsum("ts...,s...->t...", phi, state)
+    if rates is not None:
+        out += np.einsum("ts...,s...->t...", gamma, rates)
+    return out
 
 
 def propagate(
@@ -189,40 +189,24 @@ def propagate(
     rates: np.ndarray,
     h: np.ndarray,
     sources: tuple[int, ...],
-    targets: tuple[int, ...] = (DEPOT, CENTRAL, PERIPHERAL),
     weights: np.ndarray | None = None,
     integral: bool = False,
-    transfers: tuple[Transfer, Transfer] | None = None,
 ) -> np.ndarray:
     """Move ``state`` (mg, leading axis of length 3) by ``h`` hours under constant ``rates`` (mg/h).
 
-    ``sources`` lists the compartments that may hold amount or receive an infusion (others are
-    known to be zero and are skipped). Returns the new state (leading axis 3, zeros outside
-    ``targets``) or, with ``weights`` (leading axis 3), the weighted sum ``sum_i w_i A_i``. With
-    ``integral=True`` returns the integral over [0, h] instead (mg.h, or weighted).
-    ``transfers`` reuses the (phi, gamma) of an earlier call with the same ``h`` and ``integral``.
+    ``sources`` lists the compartments that may hold drug (the others are known to stay empty and
+    are skipped). Returns the new state or, with ``weights`` (leading axis 3), the weighted sum
+    ``sum_i w_i A_i``. With ``integral=True`` returns the integral over [0, h] instead (mg.h, or
+    weighted).
     """
-    phi, gamma = transfers or transfer_pair(kin, h, integral)
-    rate_sources = [s for s in sources if np.any(rates[s] != 0)]
-    out = []
-    for target in range(N_STATES):
-        if target not in targets or (weights is not None and not np.any(weights[target] != 0)):
-            out.append(None)
-            continue
-        value = 0.0
-        for s in sources:
-            value = value + phi.entry(target, s) * state[s]
-        for s in rate_sources:
-            value = value + gamma.entry(target, s) * rates[s]
-        out.append(value)
-    shape = np.broadcast_shapes(np.shape(h), np.shape(state[CENTRAL]), np.shape(kin.k10))
+    k = int(integral)
+    phi = transfer_matrix(kin, h, sources, extra_zeros=k)
+    infusing = np.any(rates)
+    gamma = transfer_matrix(kin, h, sources, extra_zeros=k + 1) if infusing else phi
+    out = _apply(phi, gamma, state, rates if infusing else None)
     if weights is None:
-        return np.stack([np.broadcast_to(v if v is not None else 0.0, shape) for v in out])
-    total = np.zeros(shape)
-    for target, value in enumerate(out):
-        if value is not None:
-            total = total + weights[target] * value
-    return total
+        return out
+    return np.einsum("t...,t...->...", weights, out)
 
 
 @dataclass(frozen=True)
@@ -254,51 +238,59 @@ class Events:
 
 @dataclass(frozen=True)
 class EventStates:
-    """State (mg) and infusion rates (mg/h) just after each event: arrays (3, n_subjects, n_events)."""
+    """Amounts (mg) and infusion rates (mg/h) just after each event, indexed (compartment,
+    subject, event); ``has_rates`` is False when no event changes a rate (rates all zero)."""
 
     time: np.ndarray  # (n_subjects, n_events)
     state: np.ndarray
     rates: np.ndarray
-    before: np.ndarray  # state just before each event (3, n_subjects, n_events)
-    auc_weights_integral: np.ndarray | None = None
+    has_rates: bool
 
 
 def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     """Carry the state from event to event for every subject at once."""
     time = np.broadcast_to(events.time, (n_subjects, events.time.shape[-1]))
-    amount = np.broadcast_to(events.amount, time.shape)
-    rate = np.broadcast_to(events.rate, time.shape)
-    cmt = np.broadcast_to(events.cmt, time.shape)
     n_ev = time.shape[1]
+    amount = np.broadcast_to(events.amount, time.shape)
     sources = events.sources(kin)
-    state = np.zeros((N_STATES, n_subjects, n_ev))
-    before = np.zeros((N_STATES, n_subjects, n_ev))
-    rates = np.zeros((N_STATES, n_subjects, n_ev))
-    # Counting running infusions lets a rate return to exactly zero when the last one stops,
-    # instead of to the rounding residue of adding and subtracting floating-point rates.
-    running = np.zeros((N_STATES, n_subjects), dtype=np.int64)
-    current = np.zeros((N_STATES, n_subjects))
-    current_rates = np.zeros((N_STATES, n_subjects))
-    subjects = np.arange(n_subjects)
+    has_rates = bool(np.any(events.rate != 0))
+    rates = _rates_after_events(events, n_subjects) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
+    state = np.empty((n_ev, N_STATES, n_subjects))
     steps = StepCache(kin, sources)
+    subjects = np.arange(n_subjects)
+    current = np.zeros((N_STATES, n_subjects))
     for e in range(n_ev):
-        if e:
-            h = time[:, e] - time[:, e - 1]
-            if events.shared_times:
-                current = steps.propagate(current, current_rates, float(h[0]))
-            else:
-                current = propagate(kin, current, current_rates, h, sources)
-        before[:, :, e] = current
-        c = cmt[:, e]
-        current = current.copy()
-        current[c, subjects] += amount[:, e]
-        current_rates = current_rates.copy()
-        current_rates[c, subjects] += rate[:, e]
-        running[c, subjects] += np.sign(rate[:, e]).astype(np.int64)
-        current_rates[running == 0] = 0.0
-        state[:, :, e] = current
-        rates[:, :, e] = current_rates
-    return EventStates(time=np.ascontiguousarray(time), state=state, rates=rates, before=before)
+        if e and events.shared_times:
+            h = float(events.time[e] - events.time[e - 1])
+            current = steps.propagate(current, rates[e - 1] if has_rates else None, h)
+        elif e:
+            current = propagate(kin, current, rates[e - 1], time[:, e] - time[:, e - 1], sources)
+        if events.cmt.ndim == 1:
+            current[events.cmt[e]] += amount[:, e]
+        else:
+            current[events.cmt[:, e], subjects] += amount[:, e]
+        state[e] = current
+    # Consumers index (compartment, subject, event).
+    order = (1, 2, 0)
+    return EventStates(np.ascontiguousarray(time), state.transpose(order), rates.transpose(order), has_rates)
+
+
+def _rates_after_events(events: Events, n_subjects: int) -> np.ndarray:
+    """Total infusion rate into each compartment after each event, (n_events, 3, n_subjects).
+
+    A running sum of rate changes leaves a rounding residue (about eps times the rates summed so
+    far) where infusions have all stopped; such a residue must read as exactly zero, or a stopped
+    infusion would keep trickling (or draining) drug forever.
+    """
+    n_ev = events.time.shape[-1]
+    change = np.zeros((n_ev, N_STATES, n_subjects))
+    ev_index, subject = np.meshgrid(np.arange(n_ev), np.arange(n_subjects), indexing="ij")
+    cmt = np.broadcast_to(events.cmt, (n_subjects, n_ev)).T
+    change[ev_index, cmt, subject] = np.broadcast_to(events.rate, (n_subjects, n_ev)).T
+    total = np.cumsum(change, axis=0)
+    residue = 4 * n_ev * np.finfo(float).eps * np.cumsum(np.abs(change), axis=0)
+    total[np.abs(total) <= residue] = 0.0
+    return total
 
 
 def last_event_index(event_time: np.ndarray, times: np.ndarray, left: bool = False) -> np.ndarray:
@@ -367,6 +359,8 @@ def evaluate(
     """
     n = kin.k10.shape[0]
     times = np.asarray(times, dtype=float)
+    if events.time.shape[-1] == 0:
+        return np.zeros((n, times.shape[-1]))
     es = event_states(kin, events, n)
     sources = events.sources(kin)
     step = _uniform_step(times) if times.ndim == 1 else None
@@ -436,24 +430,21 @@ def _evaluate_grid(kin, es, times, step, weights, sources):
         return out.T
     steps = StepCache(kin, sources)
     response, rate_response = _grid_responses(steps, weights, step)
-    scratch = np.empty((_BLOCK, n))
     # Each run of outputs after the same event is cut into blocks of _BLOCK steps; the state at a
     # block start comes from the event (first block) or from the previous block start.
     for a, z in zip(starts, starts[1:] + [n_t]):
         e = last[a]
         rates = es.rates[:, :, e]
-        state = steps.propagate(es.state[:, :, e], rates, float(times[a] - es.time[0, e]))
+        infusing = rates if es.has_rates and np.any(rates) else None
+        state = steps.propagate(es.state[:, :, e], infusing, float(times[a] - es.time[0, e]))
         for b in range(a, z, _BLOCK):
             if b > a:
-                state = steps.propagate(state, rates, _BLOCK * step)
+                state = steps.propagate(state, infusing, _BLOCK * step)
             width = min(_BLOCK, z - b)
-            view, tmp = out[b : b + width], scratch[:width]
-            terms = [(state[s], response[s]) for s in sources]
-            terms += [(rates[s], rate_response[s]) for s in sources if np.any(rates[s] != 0)]
-            np.multiply(terms[0][1][:width], terms[0][0], out=view)
-            for amounts, resp in terms[1:]:
-                np.multiply(resp[:width], amounts, out=tmp)
-                view += tmp
+            view = out[b : b + width]
+            np.einsum("srn,sn->rn", response[:, :width], state, out=view)
+            if infusing is not None:
+                view += np.einsum("srn,sn->rn", rate_response[:, :width], infusing)
     return out.T
 
 
@@ -467,16 +458,11 @@ def _grid_responses(steps: StepCache, weights: np.ndarray, step: float) -> tuple
     """
     phi, gamma = steps.pair(step)
     n = weights.shape[1]
-    entries = {(t, s): (phi.entry(t, s), gamma.entry(t, s)) for t in steps.sources for s in steps.sources}
     response = np.zeros((N_STATES, _BLOCK, n))
     rate_response = np.zeros((N_STATES, _BLOCK, n))
     response[:, 0] = weights
     for r in range(1, _BLOCK):
         prev = response[:, r - 1]
-        for s in steps.sources:
-            for t in steps.sources:
-                p, g = entries[(t, s)]
-                response[s, r] += prev[t] * p
-                rate_response[s, r] += prev[t] * g
-            rate_response[s, r] += rate_response[s, r - 1]
+        response[:, r] = np.einsum("tn,tsn->sn", prev, phi)
+        rate_response[:, r] = rate_response[:, r - 1] + np.einsum("tn,tsn->sn", prev, gamma)
     return response, rate_response

@@ -4,10 +4,11 @@ Every closed form of a linear compartment model is a sum of terms ``h**(m-1) * e
 where ``exp[...]`` is the divided difference of ``exp`` at the points ``x_i = -lambda_i * h``
 (the convolution of ``m`` exponentials evaluated at ``h``). Written as the textbook ratio
 ``(exp(x1) - exp(x2)) / (x1 - x2)`` it divides zero by zero when two rate constants coincide
-(ka = alpha, alpha = beta) and loses every digit when they nearly do. Here the usual recurrence is
-used only where the points of a sub-table are far apart (spread >= 1), and a Taylor series about
-their mean (complete homogeneous symmetric polynomials) where they cluster, which is exact in the
-confluent limit.
+(ka = alpha, alpha = beta) and loses every digit when they nearly do. Here pairs use
+``exp(b) * expm1(a - b) / (a - b)``, exact for any gap; higher orders use the usual recurrence only
+where the points of a sub-table are far apart (spread >= 1), and a Taylor series about their mean
+(complete homogeneous symmetric polynomials) where they cluster, which is exact in the confluent
+limit.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def exp_divided_difference(points: Sequence[np.ndarray | float]) -> np.ndarray:
     # table[i] holds exp[x_i, ..., x_{i+level}] for the current level.
     table = [np.exp(x) for x in xs]
     for level in range(1, m):
+        if level == 1:
+            # Pairs in closed form: exp[a, b] = exp(b) * expm1(a - b) / (a - b), exact for any gap.
+            table = [table[i + 1] * _exprel(xs[i] - xs[i + 1]) for i in range(m - 1)]
+            continue
         nxt = []
         for i in range(m - level):
             spread = xs[i + level] - xs[i]
@@ -47,6 +52,13 @@ def exp_divided_difference(points: Sequence[np.ndarray | float]) -> np.ndarray:
             nxt.append(value)
         table = nxt
     return table[0]
+
+
+def _exprel(z: np.ndarray) -> np.ndarray:
+    """expm1(z) / z, with its limit 1 at z = 0."""
+    out = np.ones_like(z)
+    np.divide(np.expm1(z), z, out=out, where=z != 0)
+    return out
 
 
 def _sorted(points: list[np.ndarray]) -> np.ndarray:
