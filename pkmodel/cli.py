@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pkmodel import Model, PKModelError, Regimen, __version__, load_params, simulate
+from pkmodel import Model, PKModelError, PKModelWarning, Regimen, __version__, load_params, simulate
 from pkmodel.params import model_from_fields
 from pkmodel.simulate import Simulation, default_times
 from pkmodel.units import parse_quantity
@@ -77,27 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--params", default="mildronate", metavar="NAME_OR_PATH",
                        help='shipped parameter set ("mildronate", the default), a TOML file, or "none" '
                             "to build the model from the options below alone (then --cl and --v1 are needed)")
-    for field, text in [("cl", 'clearance, e.g. "6 L/h"'), ("v1", 'central volume, e.g. "55 L"'),
-                        ("q", 'inter-compartmental clearance, e.g. "0.5 L/h"'), ("v2", 'peripheral volume, e.g. "7 L"'),
-                        ("ka", 'absorption rate constant, e.g. "2 1/h"'), ("f", 'oral bioavailability, e.g. 0.78 or "78 %%"'),
-                        ("tlag", 'oral absorption lag, e.g. "15 min"')]:
+    for field, text in [
+        ("cl", 'clearance, e.g. "6 L/h"'), ("v1", 'central volume, e.g. "55 L"'),
+        ("q", 'inter-compartmental clearance, e.g. "0.5 L/h"'), ("v2", 'peripheral volume, e.g. "7 L"'),
+        ("ka", 'absorption rate constant, e.g. "2 1/h"'), ("f", 'oral bioavailability, e.g. 0.78 or "78 %%"'),
+        ("tlag", 'oral absorption lag, e.g. "15 min"'),
+    ]:
         model.add_argument(f"--{field}", metavar="VALUE", help=text)
     dosing = sim.add_argument_group("dosing")
-    dosing.add_argument("--dose", required=True, metavar="AMOUNT", help='amount per dose, e.g. "500 mg" or "1 g" (required)')
+    dosing.add_argument("--dose", required=True, metavar="AMOUNT", help='amount per dose, e.g. "500 mg" or "1 g"')
     dosing.add_argument("--route", choices=("iv", "oral"), default="oral", type=str.lower,
                         help="iv: into a vein (a bolus, or an infusion with --infusion); oral (the default)")
     dosing.add_argument("--interval", metavar="TIME", help='time between doses, e.g. "12 h"; omit for a single dose')
     length = dosing.add_mutually_exclusive_group()
     length.add_argument("--doses", type=int, metavar="N", help="number of doses (with --interval)")
     length.add_argument("--duration", metavar="LENGTH", help='treatment length, e.g. "14 d" (with --interval)')
-    dosing.add_argument("--infusion", metavar="LENGTH", help='give each IV dose as an infusion over this time, e.g. "30 min"')
+    dosing.add_argument("--infusion", metavar="LENGTH", help='infuse each IV dose over this time, e.g. "30 min"')
     grid = sim.add_argument_group("time grid (default: through the last dose plus 5 terminal half-lives)")
     grid.add_argument("--until", metavar="TIME", help='end of the simulated time, e.g. "20 d"')
     grid.add_argument("--step", metavar="TIME", help='time between output points, e.g. "15 min"')
     out = sim.add_argument_group("output")
-    out.add_argument("--csv", type=Path, metavar="PATH", help="write the curve (time_h, conc_mg_L, amounts in mg) as CSV")
+    out.add_argument("--csv", type=Path, metavar="PATH", help="write the curve as CSV (time_h, conc_mg_L, mg)")
     out.add_argument("--plot", type=Path, metavar="PATH", help="save a concentration-time plot (.png, .pdf or .svg)")
-    out.add_argument("--quiet", action="store_true", help="print nothing (errors still go to stderr)")
+    out.add_argument("--quiet", action="store_true", help="print nothing (errors and warnings still go to stderr)")
     return parser
 
 
@@ -109,14 +111,17 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help and --version
             return int(done.code or 0)
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            warnings.simplefilter("always", PKModelWarning)
             text = run_simulate(args)
     except _UsageError as err:
         return _fail(str(err))
     except PKModelError as err:
         return _fail(f"{_OPTION.get(err.field, err.field)}: got {err.value!r}; {err.allowed}")
-    for w in caught:
-        print(f"pkmodel: warning: {w.message}", file=sys.stderr)
+    for w in caught:  # pkmodel's own cautions as one line each; anything else as Python shows it
+        if issubclass(w.category, PKModelWarning):
+            print(f"pkmodel: warning: {' '.join(str(w.message).splitlines())}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if not args.quiet:
         print(text)
     return 0
@@ -193,7 +198,7 @@ def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.
         return None
     default = default_times(model, regimen)
     end = float(default[-1]) if args.until is None else parse_quantity(args.until, "time", field="--until")
-    step = float(np.median(np.diff(default))) if args.step is None else parse_quantity(args.step, "time", field="--step")
+    step = parse_quantity(args.step, "time", field="--step") if args.step else float(np.median(np.diff(default)))
     if not end > 0:
         raise PKModelError("--until", args.until, "must be > 0")
     if not step > 0:
@@ -208,7 +213,8 @@ def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.
 def describe(model: Model) -> str:
     """The model's parameters in one line (the median when they vary between subjects)."""
     shown = [("CL", model.cl, "L/h"), ("V1", model.v1, "L"), ("Q", model.q, "L/h"), ("V2", model.v2, "L"),
-             ("ka", model.ka, "1/h"), ("F", model.f, ""), ("tlag", model.tlag, "h"), ("terminal t½", model.t_half_beta, "h")]
+             ("ka", model.ka, "1/h"), ("F", model.f, ""), ("tlag", model.tlag, "h"),
+             ("terminal t½", model.t_half_beta, "h")]
     text = ", ".join(f"{k} {_round(float(np.median(v)))}{' ' + u if u else ''}" for k, v, u in shown
                      if v is not None and not (k in ("Q", "tlag") and np.all(np.asarray(v) == 0)))
     return f"{text} (medians of {model.n_subjects} subjects)" if model.n_subjects else text

@@ -82,8 +82,8 @@ def concentration_time(
         (line,) = ax.plot(x, mid, label=f"{name}: {what}" if name else what, gid="median")
         ok = np.isfinite(lo) & np.isfinite(hi)
         band = ax.fill_between(
-            x, np.where(ok, lo, 0), np.where(ok, hi, 0), where=ok, color=line.get_color(), alpha=0.25, linewidth=0,
-            label=f"{low:g}–{high:g} % of {conc.shape[0]} subjects",
+            x, np.where(ok, lo, 0), np.where(ok, hi, 0), where=ok, color=line.get_color(), alpha=0.25,
+            linewidth=0, label=f"{low:g}–{high:g} % of {conc.shape[0]} subjects",
         )
         band.set_gid("band")
 
@@ -119,5 +119,5 @@ def _percentiles(percentiles: Sequence[float]) -> tuple[float, float, float]:
     except (TypeError, ValueError):
         values = ()
     if len(values) != 3 or not all(0 <= p <= 100 for p in values) or not values[0] < values[1] < values[2]:
-        raise PKModelError("percentiles", percentiles, "expected (low, middle, high) in percent, increasing, within 0-100")
+        raise PKModelError("percentiles", percentiles, "expected (low, middle, high) percent, increasing, in 0-100")
     return values  # type: ignore[return-value]

@@ -5,7 +5,7 @@
 sorted points, with the confluent rule ``exp[x, ..., x] = exp(x) / (m-1)!`` where a whole
 sub-table coincides, evaluated in mpmath. Float inputs are exact binary rationals, so the only
 loss in the reference is the cancellation of the recurrence at clustered points; the working
-precision is raised to cover it (at most ~17 digits per level) and the result checked against a
+precision is raised to cover it (log10(1/smallest gap) digits per level), and the result checked against a
 second evaluation at 30 more digits, so that the reference itself is good to 50 digits.
 """
 
@@ -39,7 +39,12 @@ def _recurrence(points, dps):
 
 def reference(points):
     """exp[points] in mpmath, good to REF_DIGITS significant digits (checked, not assumed)."""
-    dps = REF_DIGITS + 20 * len(points)
+    xs = np.sort(np.asarray(points, dtype=float))
+    gaps = np.diff(xs)
+    gaps = gaps[gaps > 0]
+    # Each level of the recurrence can cancel about log10(1 / gap) digits.
+    lost = max(0.0, -np.log10(gaps.min())) if gaps.size else 0.0
+    dps = REF_DIGITS + 20 * len(points) + int((len(points) - 1) * lost)
     value = _recurrence(points, dps)
     check = _recurrence(points, dps + 30)
     with mpmath.workdps(dps + 30):

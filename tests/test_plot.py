@@ -87,7 +87,8 @@ def test_log_axis_ignores_zero_concentrations():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ax = concentration_time(sim, log=True)
-        pop = concentration_time(simulate(POPULATION.replace(ka=2.0), Regimen.repeated("500 mg", "24 h", n_doses=3, route="oral")), log=True)
+        oral_daily = Regimen.repeated("500 mg", "24 h", n_doses=3, route="oral")
+        pop = concentration_time(simulate(POPULATION, oral_daily), log=True)
     assert ax.get_yscale() == "log" and pop.get_yscale() == "log"
     y = gids(ax)["concentration"].get_ydata()
     assert np.isnan(y[0]) and np.all(y[1:] > 0)

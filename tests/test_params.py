@@ -1,0 +1,80 @@
+"""Parameter files: the shipped mildronate file is sourced value by value; user files load alike."""
+
+import math
+import tomllib
+
+import pytest
+
+from pkmodel import Model, PKModelError, load_params
+from pkmodel.params import BASES, data_dir, read_params, shipped
+
+
+def test_every_shipped_parameter_says_where_it_came_from():
+    assert "mildronate" in shipped()
+    for name in shipped():
+        meta, params = read_params(name)
+        assert meta.get("name")
+        for p in params.values():
+            assert p.basis in BASES, (name, p.name)
+            assert p.source and len(p.source) > 40, (name, p.name)
+
+
+def test_mildronate_reproduces_the_label_half_lives():
+    m = load_params("mildronate")
+    # Injection label: early half-life 5.56-6.55 h, terminal ("final") half-life 15.34 h.
+    assert 5.56 <= m.t_half_alpha <= 6.55
+    assert m.t_half_beta == pytest.approx(15.34, rel=1e-12)
+    assert m.n_compartments == 2 and m.f == 0.78 and m.ka > 0
+
+
+def test_user_file_with_units_and_overrides(tmp_path):
+    path = tmp_path / "drug.toml"
+    path.write_text(
+        '[model]\nname = "my drug"\n'
+        '[parameters]\ncl = "100 mL/min"\nv1 = { value = "20 L", basis = "assumption", source = "guess" }\n'
+        'ka = 1.2\n',
+        encoding="utf-8",
+    )
+    m = load_params(path)
+    assert isinstance(m, Model) and m.name == "my drug"
+    assert (m.cl, m.v1, m.ka) == pytest.approx((6.0, 20.0, 1.2))
+    assert load_params(path, cl=3.0).cl == 3.0
+
+
+def test_micro_constant_file(tmp_path):
+    path = tmp_path / "micro.toml"
+    path.write_text("[parameters]\nk10 = 0.1\nk12 = 0.3\nk21 = 0.2\nv1 = 10\n", encoding="utf-8")
+    m = load_params(path)
+    assert m.alpha == pytest.approx((0.6 + math.sqrt(0.28)) / 2)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ("[parameters]\ncl = 1\nv1 = 2\nvolume = 3\n", "parameters"),
+        ("[parameters]\ncl = 1\n", "parameters"),
+        ("[parameters]\ncl = 1\nv1 = 2\nk21 = 3\n", "parameters"),
+        ("[parameters]\ncl = { value = 1, basis = 'rumour' }\nv1 = 2\n", "parameters.cl.basis"),
+        ("[parameters]\ncl = -1\nv1 = 2\n", "cl"),
+        ("not toml at all [", "params"),
+    ],
+)
+def test_bad_files_name_the_problem(tmp_path, body, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(PKModelError) as err:
+        load_params(path)
+    assert err.value.field == field
+
+
+def test_unknown_name_lists_what_exists():
+    with pytest.raises(PKModelError, match="mildronate"):
+        load_params("no-such-drug")
+
+
+def test_shipped_files_are_valid_toml_with_units_in_strings():
+    for name in shipped():
+        doc = tomllib.loads((data_dir() / f"{name}.toml").read_text(encoding="utf-8"))
+        for key, entry in doc["parameters"].items():
+            if key != "f":
+                assert isinstance(entry["value"], str), f"{name}.{key} should carry its unit"
