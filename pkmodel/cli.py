@@ -241,9 +241,13 @@ def _round(value: float) -> str:
 
 
 def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
+    from matplotlib.figure import Figure
+
     from pkmodel.plot import concentration_time
 
-    concentration_time(sim).figure.savefig(path, format=fmt, dpi=150)
+    # A figure outside pyplot: nothing to show or close, and no display needed.
+    ax = Figure(figsize=(7.0, 4.2), layout="constrained").add_subplot()
+    concentration_time(sim, ax=ax).figure.savefig(path, format=fmt, dpi=150)
 
 
 def write_all(outputs: list[tuple[str, Path, Callable[[str], None]]]) -> None:

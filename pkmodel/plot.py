@@ -1,10 +1,9 @@
 """Pictures of a simulation (matplotlib).
 
 Every function takes an optional ``ax`` and returns the :class:`matplotlib.axes.Axes` it drew on.
-Without ``ax`` a new :class:`matplotlib.figure.Figure` is made through the object API, not through
-``pyplot``: nothing is shown and no global state is touched, so the functions work headless and in
-scripts; ``ax.figure.savefig("out.png")`` saves the picture, and in Jupyter ``ax.figure`` as the
-last expression of a cell displays it.
+Without ``ax`` a new figure is made with ``pyplot.subplots``, so that in Jupyter ``sim.plot()``
+shows the picture the way every matplotlib user expects; ``ax.figure.savefig("out.png")`` saves
+it. The command line draws on a figure of its own (no pyplot state), so it works headless.
 
 Units: time h (shown in days when the simulation spans more than 4 days), concentration mg/L
 (= µg/mL).
@@ -55,13 +54,13 @@ def concentration_time(
     at the bottom. ``label`` names the curve in the legend (default: the model's name).
     The title is the regimen (``str(sim.regimen)``).
 
-    Returns the Axes drawn on (a new Figure's when ``ax`` is None).
+    Returns the Axes drawn on (a new figure's when ``ax`` is None).
     """
     low, middle, high = _percentiles(percentiles)
     if ax is None:
-        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
 
-        ax = Figure(figsize=(7.0, 4.2), layout="constrained").add_subplot()
+        _, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
 
     existing = ax.get_xlabel()
     in_days = existing == TIME_DAYS or (existing != TIME_HOURS and np.ptp(sim.times) > DAYS_ABOVE_H)

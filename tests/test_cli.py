@@ -188,12 +188,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
 
 
 def test_bad_output_paths(tmp_path, capsys):
-    same = str(tmp_path / "x.csv")
+    same, folder = str(tmp_path / "x.csv"), tmp_path / "folder.png"
+    folder.mkdir()
     for args, field in [(["--plot", str(tmp_path / "c.jpg")], "--plot"), (["--csv", str(tmp_path / "c.txt")], "--csv"),
-                        (["--csv", str(tmp_path)], "--csv"), (["--csv", same, "--plot", same], "--plot")]:
+                        (["--plot", str(folder)], "--plot"), (["--csv", same, "--plot", same], "--plot")]:
         code, _, err = run(capsys, *DEMO, *args)
         assert code == 2 and err.startswith(f"pkmodel: error: {field}") and len(err.splitlines()) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.rglob("*")) == [folder]
 
 
 def test_a_failed_output_leaves_every_target_unchanged(tmp_path, capsys, monkeypatch):

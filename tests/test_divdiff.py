@@ -62,7 +62,9 @@ def assert_matches(points, rtol=RTOL):
     ref = reference(points)
     assert np.isfinite(got) and got > 0.0, (points, got)
     err = abs((mpmath.mpf(got) - ref) / ref)
-    assert err < rtol, f"points={list(map(float, points))}: got {got!r}, ref {mpmath.nstr(ref, 20)}, rel err {float(err):.3g}"
+    assert err < rtol, (
+        f"points={list(map(float, points))}: got {got!r}, ref {mpmath.nstr(ref, 20)}, rel err {float(err):.3g}"
+    )
 
 
 # ----------------------------------------------------------------- reference self-checks

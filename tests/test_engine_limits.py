@@ -142,7 +142,9 @@ def test_one_compartment_oral_ka_equal_k_auc_and_left():
     close(conc(kin, bolus(0), t, integral=True), expected)
     ev = rows_events([(0.0, 0, D, 0.0), (6.0, 0, D, 0.0)])
     close(conc(kin, ev, [6.0], left=True), confluent_bateman([6.0]))
-    close(conc(kin, ev, [6.0, 9.0]), [a + b for a, b in zip(confluent_bateman([6.0, 9.0]), confluent_bateman([0.0, 3.0]))])
+    close(
+        conc(kin, ev, [6.0, 9.0]), [a + b for a, b in zip(confluent_bateman([6.0, 9.0]), confluent_bateman([0.0, 3.0]))]
+    )
 
 
 @pytest.mark.parametrize("eps", [3e-16, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, -1e-8, -1e-12])
@@ -294,7 +296,9 @@ def test_ka_at_eigenvalue_multiple_doses_vs_ode(which):
             close(run(kin, ev, grid, cmt, method=method), ode[:, cmt], rtol=ODE_RTOL, atol=1e-9)
     dose_times = np.unique(ev.time)
     left = run(kin, ev, dose_times, 1, left=True)
-    ode_left = [ode_amounts(ka, K10, K12, K21, *(x[ev.time < td] for x in _arrays(ev)), [td])[0, 1] for td in dose_times[1:]]
+    ode_left = [
+        ode_amounts(ka, K10, K12, K21, *(x[ev.time < td] for x in _arrays(ev)), [td])[0, 1] for td in dose_times[1:]
+    ]
     close(left[1:], ode_left, rtol=ODE_RTOL, atol=1e-9)
     # Mass balance with the exact AUC: everything given = amounts + k10 AUC(central).
     t_end = np.array([96.0])
@@ -348,7 +352,8 @@ def test_alpha_nearly_equal_beta_regimen_vs_ode():
     k10 = k21 - k12
     for ka in (0.4, 1.5):
         rows = sorted(
-            [(8.0 * i, 0, 100.0, 0.0) for i in range(5)] + [(2.0, 1, 0.0, 30.0), (20.0, 1, 0.0, -30.0), (10.0, 2, 40.0, 0.0)],
+            [(8.0 * i, 0, 100.0, 0.0) for i in range(5)]
+            + [(2.0, 1, 0.0, 30.0), (20.0, 1, 0.0, -30.0), (10.0, 2, 40.0, 0.0)],
             key=lambda r: r[0],
         )
         ev = rows_events(rows)
@@ -394,10 +399,11 @@ def test_vanishing_intercompartmental_clearance_is_one_compartment(q):
 )
 @pytest.mark.parametrize("method", ["direct", "grid"])
 def test_very_large_times_are_finite_and_tiny(params, method):
-    ka, k10, k12, k21 = params
+    ka, k10, k12, _ = params
     kin = kin1(*params)
     rows = sorted(
-        [(24.0 * i, 0, 100.0, 0.0) for i in range(3)] + [(0.0, 1, 50.0, 0.0), (1.0, 1, 0.0, 10.0), (5.0, 1, 0.0, -10.0)],
+        [(24.0 * i, 0, 100.0, 0.0) for i in range(3)]
+        + [(0.0, 1, 50.0, 0.0), (1.0, 1, 0.0, 10.0), (5.0, 1, 0.0, -10.0)],
         key=lambda r: r[0],
     )
     ev = rows_events(rows)
@@ -409,7 +415,10 @@ def test_very_large_times_are_finite_and_tiny(params, method):
     if k12 == 0:  # one compartment: the last dose's terms, by hand (all doses are long past)
         t = mp(1e4)
         last = [
-            mp(100) * mp(ka) / (mp(ka) - mp(k10)) * (mpmath.exp(-mp(k10) * (t - 24 * i)) - mpmath.exp(-mp(ka) * (t - 24 * i)))
+            mp(100)
+            * mp(ka)
+            / (mp(ka) - mp(k10))
+            * (mpmath.exp(-mp(k10) * (t - 24 * i)) - mpmath.exp(-mp(ka) * (t - 24 * i)))
             if ka != k10
             else mp(100) * mp(ka) * (t - 24 * i) * mpmath.exp(-mp(k10) * (t - 24 * i))
             for i in range(3)
@@ -438,19 +447,13 @@ def test_huge_single_time_and_left_limit():
 
 # ================================================================= no doses at all
 
-NO_EVENTS_BUG = (
-    "engine bug (analytic._evaluate_direct): with zero events (Events of shape (0,), e.g. a "
-    "placebo subject) evaluate() raises IndexError 'index 0 is out of bounds for axis 2 with "
-    "size 0' (it indexes es.state[:, rows, 0] even though every output is before any event) "
-    "instead of returning zeros of shape (n_subjects, n_times)"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=NO_EVENTS_BUG)
 def test_no_events_give_zeros():
+    """A subject without doses (regression: evaluate() used to raise IndexError on zero events)."""
     ev = Events(np.zeros(0), np.zeros(0, int), np.zeros(0), np.zeros(0))
-    out = run(kin1(1.0, K10, K12, K21), ev, TIMES, 1, method="direct")
-    assert np.all(out == 0.0)
+    for kw in ({"method": "direct"}, {"method": "grid"}, {"integral": True}, {"left": True}):
+        times = np.arange(0.0, 10.0, 0.5) if kw.get("method") == "grid" else TIMES
+        assert np.all(run(kin1(1.0, K10, K12, K21), ev, times, 1, **kw) == 0.0)
 
 
 def test_outputs_before_the_first_dose_are_zero():
@@ -458,3 +461,33 @@ def test_outputs_before_the_first_dose_are_zero():
     for method in ("direct", "grid"):
         out = run(kin1(1.0, K10, K12, K21), ev, np.arange(0.0, 20.0, 0.5), 1, method=method)
         assert np.all(out[:21] == 0.0) and np.all(out[21:] > 0.0)
+
+
+def test_degenerate_and_regular_subjects_in_one_call():
+    """Subjects at every limit above, side by side in one vectorised call, each equal to its own
+    call (the coinciding-point branches are chosen element by element)."""
+    a_f, b_f = alpha_beta()
+    params = [
+        (1.3, K10, K12, K21),
+        (a_f, K10, K12, K21),
+        (b_f, K10, K12, K21),
+        (a_f * (1 + 1e-8), K10, K12, K21),
+        (0.4, 0.4, 2.5e-20, 0.4),
+        (1.1, K, 1e-12, 1e-12),
+        (K, K, 0.0, 0.0),
+        (K, K, 0.0, K),
+        (1.1, K, 0.0, 0.0),
+    ]
+    kin = Kinetics.of(*(np.array(col) for col in zip(*params)))
+    rows = [(0.0, 0, D, 0.0), (1.0, 1, 0.0, 20.0), (3.0, 1, 0.0, -20.0), (5.0, 2, 30.0, 0.0), (12.0, 0, D, 0.0)]
+    ev = rows_events(rows)
+    n = len(params)
+    w = np.stack([np.full(n, 0.5), np.full(n, 1.0 / V), np.full(n, 2.0)])
+    grid = np.arange(0.0, 48.0, 0.25)
+    for times, kw in ((grid, {"method": "direct"}), (grid, {"method": "grid"}), (TIMES, {"integral": True})):
+        with strict():
+            together = evaluate(kin, ev, times, w, **kw)
+        for s, p in enumerate(params):
+            with strict():
+                alone = evaluate(kin1(*p), ev, times, w[:, s : s + 1], **kw)[0]
+            np.testing.assert_allclose(together[s], alone, rtol=1e-13, atol=0.0)

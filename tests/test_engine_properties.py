@@ -8,6 +8,7 @@ Compartments: 0 depot, 1 central, 2 peripheral.
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from pkmodel.engine.analytic import Events, Kinetics, evaluate
@@ -41,7 +42,9 @@ def kinetics(draw, n):
 
 
 # A dose: (start h, compartment, infusion?, amount mg, infusion duration h).
-dose = st.tuples(quarter_hours(0, 120), st.integers(0, 2), st.booleans(), st.floats(1.0, 1000.0), quarter_hours(0.25, 72))
+dose = st.tuples(
+    quarter_hours(0, 120), st.integers(0, 2), st.booleans(), st.floats(1.0, 1000.0), quarter_hours(0.25, 72)
+)
 
 
 def rows_of(doses):
@@ -101,7 +104,9 @@ def assert_rel(got, expected, rtol, atol=1e-300):
     tol = rtol * np.abs(expected) + atol
     if np.any(err > tol):
         i = np.unravel_index(np.argmax(err / tol), err.shape)
-        raise AssertionError(f"at {i}: got {got[i]!r}, expected {expected[i]!r}, rel err {err[i] / abs(expected[i] or 1e-300):.3g}")
+        raise AssertionError(
+            f"at {i}: got {got[i]!r}, expected {expected[i]!r}, rel err {err[i] / abs(expected[i] or 1e-300):.3g}"
+        )
 
 
 # ----------------------------------------------------------------- mass balance
@@ -164,7 +169,9 @@ def test_time_shift_invariance(case, shift, quarter_shift):
     """Shifting every event and output time by s (h) gives the same values."""
     kin, doses, times = case
     rows = rows_of(doses)
-    base = {kw: amounts(kin, events_of(rows), times, **dict(kw)) for kw in ((), (("integral", True),), (("left", True),))}
+    base = {
+        kw: amounts(kin, events_of(rows), times, **dict(kw)) for kw in ((), (("integral", True),), (("left", True),))
+    }
     base_grid = amounts(kin, events_of(rows), times, method="grid")
     for s, rtol in ((quarter_shift, 1e-13), (shift, 1e-9)):
         shifted = [(t + s, c, a, r) for t, c, a, r in rows]
@@ -172,7 +179,9 @@ def test_time_shift_invariance(case, shift, quarter_shift):
             got = amounts(kin, events_of(shifted), times + s, **dict(kw))
             assert_rel(got, expected, rtol, atol=1e-12 * max(expected.max(), 1e-300))
     # Exact quarter-hour shifts keep the grid exactly uniform: the grid driver applies too.
-    got = amounts(kin, events_of([(t + quarter_shift, c, a, r) for t, c, a, r in rows]), times + quarter_shift, method="grid")
+    got = amounts(
+        kin, events_of([(t + quarter_shift, c, a, r) for t, c, a, r in rows]), times + quarter_shift, method="grid"
+    )
     assert_rel(got, base_grid, 1e-12)
 
 
@@ -257,7 +266,11 @@ def test_vectorised_equals_subject_by_subject(pop):
         together = evaluate(kin, events, t, w, **kw)
         assert together.shape == (n, t.shape[-1])
         for s in range(n):
-            ev = events if events.shared_times else Events(*(x[s] for x in (events.time, events.cmt, events.amount, events.rate)))
+            ev = (
+                events
+                if events.shared_times
+                else Events(*(x[s] for x in (events.time, events.cmt, events.amount, events.rate)))
+            )
             alone = evaluate(subject(kin, s), ev, t if t.ndim == 1 else t[s], w[:, s : s + 1], **kw)
             assert_rel(together[s], alone[0], 1e-12)
 
@@ -271,3 +284,19 @@ def test_auto_driver_on_a_population(kin, doses, start):
     times = start + 0.5 * np.arange(400)
     w = np.stack([np.zeros(20), 1.0 / np.linspace(5.0, 100.0, 20), np.zeros(20)])
     assert_rel(evaluate(kin, events, times, w), evaluate(kin, events, times, w, method="direct"), 1e-12)
+
+
+def test_grid_driver_refuses_what_it_cannot_do():
+    """The "grid" driver needs a uniform grid, shared event times, no integral, no left limit."""
+    kin = Kinetics.of([1.0, 0.5], [0.1, 0.2], [0.3, 0.0], [0.2, 0.0])
+    shared = events_of(rows_of([(0.0, 1, False, 100.0, 1.0)]))
+    own = events_of([rows_of([(0.0, 1, False, 100.0, 1.0)]), rows_of([(1.0, 0, True, 50.0, 2.0)])])
+    w = np.ones((3, 2))
+    uniform = np.arange(0.0, 10.0, 0.5)
+    with pytest.raises(ValueError):
+        evaluate(kin, shared, np.array([0.0, 1.0, 3.0]), w, method="grid")
+    with pytest.raises(ValueError):
+        evaluate(kin, own, uniform, w, method="grid")
+    for kw in ({"integral": True}, {"left": True}):
+        with pytest.raises(ValueError):
+            evaluate(kin, shared, uniform, w, method="grid", **kw)
