@@ -151,28 +151,30 @@ def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ..
 
 
 class StepCache:
-    """Propagation by steps shared by all subjects: each distinct step's per-subject (Phi, Gamma)
-    is computed once, since regular regimens and uniform grids repeat the same few steps."""
+    """Propagation by steps shared by all subjects: each distinct step's per-subject Phi (and
+    Gamma, once an infusion needs it) is computed once, since regular regimens and uniform grids
+    repeat the same few steps."""
 
     def __init__(self, kin: Kinetics, sources: tuple[int, ...]) -> None:
         self.kin = kin
         self.sources = sources
-        self._pairs: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._matrices: dict[tuple[float, int], np.ndarray] = {}
 
-    def pair(self, h: float) -> tuple[np.ndarray, np.ndarray]:
-        """(Phi(h), Gamma(h)), each (3, 3, n_subjects)."""
-        if h not in self._pairs:
-            self._pairs[h] = (
-                transfer_matrix(self.kin, h, self.sources),
-                transfer_matrix(self.kin, h, self.sources, extra_zeros=1),
-            )
-        return self._pairs[h]
+    def matrix(self, h: float, extra_zeros: int = 0) -> np.ndarray:
+        """Phi(h) (``extra_zeros=0``) or Gamma(h) (1), shape (3, 3, n_subjects)."""
+        key = (h, extra_zeros)
+        if key not in self._matrices:
+            self._matrices[key] = transfer_matrix(self.kin, h, self.sources, extra_zeros)
+        return self._matrices[key]
 
     def propagate(self, state: np.ndarray, rates: np.ndarray | None, h: float) -> np.ndarray:
         """The state (3, n_subjects) ``h`` hours later under constant ``rates`` (None: no infusion)."""
         if h == 0:
             return np.array(state, dtype=float)
-        return _apply(*self.pair(h), state, rates)
+        out = np.einsum("tsn,sn->tn", self.matrix(h), state)
+        if rates is not None:
+            out += np.einsum("tsn,sn->tn", self.matrix(h, 1), rates)
+        return out
 
 
 def _apply(phi: np.ndarray, gamma: np.ndarray, state: np.ndarray, rates: np.ndarray | None) -> np.ndarray:
@@ -259,10 +261,10 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     steps = StepCache(kin, sources)
     subjects = np.arange(n_subjects)
     current = np.zeros((N_STATES, n_subjects))
+    steps_h = np.diff(events.time).tolist() if events.shared_times else []
     for e in range(n_ev):
         if e and events.shared_times:
-            h = float(events.time[e] - events.time[e - 1])
-            current = steps.propagate(current, rates[e - 1] if has_rates else None, h)
+            current = steps.propagate(current, rates[e - 1] if has_rates else None, steps_h[e - 1])
         elif e:
             current = propagate(kin, current, rates[e - 1], time[:, e] - time[:, e - 1], sources)
         if events.cmt.ndim == 1:
@@ -429,7 +431,8 @@ def _evaluate_grid(kin, es, times, step, weights, sources):
     if not starts:
         return out.T
     steps = StepCache(kin, sources)
-    response, rate_response = _grid_responses(steps, weights, step)
+    widest = max(min(_BLOCK, z - a) for a, z in zip(starts, starts[1:] + [n_t]))
+    response, rate_response = _grid_responses(steps, weights, step, widest, es.has_rates)
     # Each run of outputs after the same event is cut into blocks of _BLOCK steps; the state at a
     # block start comes from the event (first block) or from the previous block start.
     for a, z in zip(starts, starts[1:] + [n_t]):
@@ -448,21 +451,24 @@ def _evaluate_grid(kin, es, times, step, weights, sources):
     return out.T
 
 
-def _grid_responses(steps: StepCache, weights: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted responses r grid steps after a block start, r < _BLOCK, per subject.
+def _grid_responses(
+    steps: StepCache, weights: np.ndarray, step: float, width: int, with_rates: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Weighted responses r grid steps after a block start, r < ``width``, per subject.
 
     ``response[s, r]`` = sum_t w_t Phi(r step)[t, s] (to a unit amount in source s) and
-    ``rate_response[s, r]`` = sum_t w_t Gamma(r step)[t, s] (to a unit rate), each of shape
-    (3, _BLOCK, n_subjects), built row by row from the one-step propagator:
-    w Phi(r d) = (w Phi((r-1) d)) Phi(d) and w Gamma(r d) = w Gamma((r-1) d) + w Phi((r-1) d) Gamma(d).
+    ``rate_response[s, r]`` = sum_t w_t Gamma(r step)[t, s] (to a unit rate; None without
+    infusions), each of shape (3, width, n_subjects), built row by row from the one-step
+    propagator: w Phi(r d) = (w Phi((r-1) d)) Phi(d), w Gamma(r d) = w Gamma((r-1) d) + w Phi((r-1) d) Gamma(d).
     """
-    phi, gamma = steps.pair(step)
-    n = weights.shape[1]
-    response = np.zeros((N_STATES, _BLOCK, n))
-    rate_response = np.zeros((N_STATES, _BLOCK, n))
+    phi = steps.matrix(step)
+    gamma = steps.matrix(step, 1) if with_rates else None
+    response = np.zeros((N_STATES, width, weights.shape[1]))
+    rate_response = np.zeros_like(response) if with_rates else None
     response[:, 0] = weights
-    for r in range(1, _BLOCK):
+    for r in range(1, width):
         prev = response[:, r - 1]
         response[:, r] = np.einsum("tn,tsn->sn", prev, phi)
-        rate_response[:, r] = rate_response[:, r - 1] + np.einsum("tn,tsn->sn", prev, gamma)
+        if with_rates:
+            rate_response[:, r] = rate_response[:, r - 1] + np.einsum("tn,tsn->sn", prev, gamma)
     return response, rate_response

@@ -32,7 +32,7 @@ def exp_divided_difference(points: Sequence[np.ndarray | float]) -> np.ndarray:
     ``exp[x, x] = exp(x)``, and in general ``exp[x, ..., x] = exp(x) / (m-1)!``.
     """
     xs = _sorted(np.broadcast_arrays(*[np.asarray(p, dtype=float) for p in points]))
-    m = xs.shape[0]
+    m = len(xs)
     # table[i] holds exp[x_i, ..., x_{i+level}] for the current level.
     table = [np.exp(x) for x in xs]
     for level in range(1, m):
@@ -48,7 +48,7 @@ def exp_divided_difference(points: Sequence[np.ndarray | float]) -> np.ndarray:
                 value = (table[i + 1] - table[i]) / spread
             if np.any(near):
                 value = np.where(near, 0.0, value)
-                value[near] = _taylor(xs[i : i + level + 1, near])
+                value[near] = _taylor(np.stack([x[near] for x in xs[i : i + level + 1]]))
             nxt.append(value)
         table = nxt
     return table[0]
@@ -61,15 +61,15 @@ def _exprel(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sorted(points: list[np.ndarray]) -> np.ndarray:
-    """Stack the points sorted ascending, elementwise (odd-even transposition: m is at most 5,
-    where a few minimum/maximum passes beat a general sort along a short axis)."""
-    xs = [p for p in points]
+def _sorted(points: list[np.ndarray]) -> list[np.ndarray]:
+    """The points sorted ascending, elementwise (odd-even transposition: m is at most 5, where a
+    few minimum/maximum passes beat a general sort along a short axis)."""
+    xs = list(points)
     m = len(xs)
     for rnd in range(m):
         for i in range(rnd % 2, m - 1, 2):
             xs[i], xs[i + 1] = np.minimum(xs[i], xs[i + 1]), np.maximum(xs[i], xs[i + 1])
-    return np.stack(xs)
+    return xs
 
 
 def _taylor(xs: np.ndarray) -> np.ndarray:
