@@ -29,9 +29,17 @@ FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
 PLOT_FORMATS = ("png", "pdf", "svg")
 MAX_TIMES = 1_000_000
 # Library field names -> the option a user of the command typed.
-_OPTION = {"amount": "--dose", "duration": "--infusion", "over": "--duration", "n_doses": "--doses",
-           "interval": "--interval", "route": "--route", "params": "--params", "times": "--until/--step",
-           **{f: f"--{f}" for f in FIELDS}}
+_OPTION = {
+    "amount": "--dose",
+    "duration": "--infusion",
+    "over": "--duration",
+    "n_doses": "--doses",
+    "interval": "--interval",
+    "route": "--route",
+    "params": "--params",
+    "times": "--until/--step",
+    **{f: f"--{f}" for f in FIELDS},
+}
 _METRICS = {  # summary column -> (label in the one-subject table, column name for several subjects)
     "cmax_mg_L": ("Cmax, peak (mg/L)", "Cmax (mg/L)"),
     "tmax_h": ("Tmax, time of peak (h)", "Tmax (h)"),
@@ -64,30 +72,55 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pkmodel`` command."""
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="pkmodel", description="Pharmacokinetic simulation of linear compartment models.",
-                     epilog=EXAMPLES, formatter_class=fmt, allow_abbrev=False)
+    parser = _Parser(
+        prog="pkmodel",
+        description="Pharmacokinetic simulation of linear compartment models.",
+        epilog=EXAMPLES,
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
     parser.add_argument("--version", action="version", version=f"pkmodel {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sim = commands.add_parser("simulate", help="simulate a dosing regimen and summarise the exposure",
-                              description="Simulate a dosing regimen, print the exposure metrics (Cmax, AUC, ...),\n"
-                                          "and optionally save the curve as CSV and as a plot.",
-                              epilog=EXAMPLES, formatter_class=fmt, allow_abbrev=False)
-    model = sim.add_argument_group("model", "A parameter set (--params) whose values the other options replace one by\n"
-                                            "one: --cl \"3 L/h\" halves the clearance and keeps V1, Q and V2.")
-    model.add_argument("--params", default="mildronate", metavar="NAME_OR_PATH",
-                       help='shipped parameter set ("mildronate", the default), a TOML file, or "none" '
-                            "to build the model from the options below alone (then --cl and --v1 are needed)")
+    sim = commands.add_parser(
+        "simulate",
+        help="simulate a dosing regimen and summarise the exposure",
+        description="Simulate a dosing regimen, print the exposure metrics (Cmax, AUC, ...),\n"
+        "and optionally save the curve as CSV and as a plot.",
+        epilog=EXAMPLES,
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    model = sim.add_argument_group(
+        "model",
+        "A parameter set (--params) whose values the other options replace one by\n"
+        'one: --cl "3 L/h" halves the clearance and keeps V1, Q and V2.',
+    )
+    model.add_argument(
+        "--params",
+        default="mildronate",
+        metavar="NAME_OR_PATH",
+        help='shipped parameter set ("mildronate", the default), a TOML file, or "none" '
+        "to build the model from the options below alone (then --cl and --v1 are needed)",
+    )
     for field, text in [
-        ("cl", 'clearance, e.g. "6 L/h"'), ("v1", 'central volume, e.g. "55 L"'),
-        ("q", 'inter-compartmental clearance, e.g. "0.5 L/h"'), ("v2", 'peripheral volume, e.g. "7 L"'),
-        ("ka", 'absorption rate constant, e.g. "2 1/h"'), ("f", 'oral bioavailability, e.g. 0.78 or "78 %%"'),
+        ("cl", 'clearance, e.g. "6 L/h"'),
+        ("v1", 'central volume, e.g. "55 L"'),
+        ("q", 'inter-compartmental clearance, e.g. "0.5 L/h"'),
+        ("v2", 'peripheral volume, e.g. "7 L"'),
+        ("ka", 'absorption rate constant, e.g. "2 1/h"'),
+        ("f", 'oral bioavailability, e.g. 0.78 or "78 %%"'),
         ("tlag", 'oral absorption lag, e.g. "15 min"'),
     ]:
         model.add_argument(f"--{field}", metavar="VALUE", help=text)
     dosing = sim.add_argument_group("dosing")
     dosing.add_argument("--dose", required=True, metavar="AMOUNT", help='amount per dose, e.g. "500 mg" or "1 g"')
-    dosing.add_argument("--route", choices=("iv", "oral"), default="oral", type=str.lower,
-                        help="iv: into a vein (a bolus, or an infusion with --infusion); oral (the default)")
+    dosing.add_argument(
+        "--route",
+        choices=("iv", "oral"),
+        default="oral",
+        type=str.lower,
+        help="iv: into a vein (a bolus, or an infusion with --infusion); oral (the default)",
+    )
     dosing.add_argument("--interval", metavar="TIME", help='time between doses, e.g. "12 h"; omit for a single dose')
     length = dosing.add_mutually_exclusive_group()
     length.add_argument("--doses", type=int, metavar="N", help="number of doses (with --interval)")
@@ -153,8 +186,14 @@ def run_simulate(args: argparse.Namespace) -> str:
     }
     outputs = [(option, path, writers[option]) for option, path in targets.items() if path is not None]
     write_all(outputs)
-    lines = [f"model:      {model.name or 'custom'}", f"parameters: {describe(model)}", f"regimen:    {regimen}",
-             f"times:      {sim.times[0]:g} to {sim.times[-1]:g} h, {len(sim.times)} points", "", table]
+    lines = [
+        f"model:      {model.name or 'custom'}",
+        f"parameters: {describe(model)}",
+        f"regimen:    {regimen}",
+        f"times:      {sim.times[0]:g} to {sim.times[-1]:g} h, {len(sim.times)} points",
+        "",
+        table,
+    ]
     lines += [f"wrote {path}" for _, path, _ in outputs]
     return "\n".join(lines)
 
@@ -187,8 +226,9 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
         return Regimen.single(args.dose, args.route, duration=infusion)
     if args.doses is None and args.duration is None:
         raise PKModelError("--interval", args.interval, "also give --doses N or --duration (treatment length)")
-    return Regimen.repeated(args.dose, args.interval, n_doses=args.doses, over=args.duration,
-                            route=args.route, duration=infusion)
+    return Regimen.repeated(
+        args.dose, args.interval, n_doses=args.doses, over=args.duration, route=args.route, duration=infusion
+    )
 
 
 def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.ndarray | None:
@@ -212,11 +252,21 @@ def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.
 
 def describe(model: Model) -> str:
     """The model's parameters in one line (the median when they vary between subjects)."""
-    shown = [("CL", model.cl, "L/h"), ("V1", model.v1, "L"), ("Q", model.q, "L/h"), ("V2", model.v2, "L"),
-             ("ka", model.ka, "1/h"), ("F", model.f, ""), ("tlag", model.tlag, "h"),
-             ("terminal t½", model.t_half_beta, "h")]
-    text = ", ".join(f"{k} {_round(float(np.median(v)))}{' ' + u if u else ''}" for k, v, u in shown
-                     if v is not None and not (k in ("Q", "tlag") and np.all(np.asarray(v) == 0)))
+    shown = [
+        ("CL", model.cl, "L/h"),
+        ("V1", model.v1, "L"),
+        ("Q", model.q, "L/h"),
+        ("V2", model.v2, "L"),
+        ("ka", model.ka, "1/h"),
+        ("F", model.f, ""),
+        ("tlag", model.tlag, "h"),
+        ("terminal t½", model.t_half_beta, "h"),
+    ]
+    text = ", ".join(
+        f"{k} {_round(float(np.median(v)))}{' ' + u if u else ''}"
+        for k, v, u in shown
+        if v is not None and not (k in ("Q", "tlag") and np.all(np.asarray(v) == 0))
+    )
     return f"{text} (medians of {model.n_subjects} subjects)" if model.n_subjects else text
 
 

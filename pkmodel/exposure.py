@@ -126,5 +126,7 @@ def time_to_fraction_of_steady_state(inp: Inputs, fraction: float) -> np.ndarray
         if not np.any(short):
             break
         upper[short] = t0 + 2 * (upper[short] - t0)
-    res = elementwise.find_root(shortfall, (np.full(n, t0), upper), args=(everyone.astype(float),), tolerances={"xatol": 1e-9})
+    res = elementwise.find_root(
+        shortfall, (np.full(n, t0), upper), args=(everyone.astype(float),), tolerances={"xatol": 1e-9}
+    )
     return res.x - t0

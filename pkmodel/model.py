@@ -118,7 +118,13 @@ class Model:
         if not np.all(np.asarray(k12) > 0):
             raise PKModelError("k12", k12, "must be > 0 with k21 given (use k21=None for one compartment)")
         q = _unarray(np.asarray(k12) * np.asarray(v1))
-        return cls(cl=_unarray(np.asarray(k10) * np.asarray(v1)), v1=v1, q=q, v2=_unarray(np.asarray(q) / np.asarray(k21)), **absorption)
+        return cls(
+            cl=_unarray(np.asarray(k10) * np.asarray(v1)),
+            v1=v1,
+            q=q,
+            v2=_unarray(np.asarray(q) / np.asarray(k21)),
+            **absorption,
+        )
 
     @classmethod
     def from_half_lives(
@@ -135,7 +141,9 @@ class Model:
         tb = _param(t_half_beta, "t_half_beta", "time", "> 0")
         if not np.all(np.asarray(ta) < np.asarray(tb)):
             raise PKModelError(
-                "t_half_alpha", t_half_alpha, f"the distribution half-life must be shorter than the terminal one ({t_half_beta!r} h)"
+                "t_half_alpha",
+                t_half_alpha,
+                f"the distribution half-life must be shorter than the terminal one ({t_half_beta!r} h)",
             )
         alpha, beta = LN2 / np.asarray(ta), LN2 / np.asarray(tb)
         v1 = _param(v1, "v1", "volume", "> 0")
@@ -149,11 +157,15 @@ class Model:
             k21_ = np.asarray(_param(k21, "k21", "rate_constant", "> 0"))
             k10 = alpha * beta / k21_
             field, given = "k21", k21
-        k12 = alpha + beta - k10 - k21_
+        # alpha + beta - k10 - k21, written as a product of positive factors (no cancellation).
+        k12 = (alpha - k10) * (k10 - beta) / k10
         if not np.all((k10 > beta) & (k10 < alpha)):
             lo, hi = (np.asarray(v1) * beta, np.asarray(v1) * alpha) if field == "cl" else (beta, alpha)
             raise PKModelError(
-                field, given, f"must lie strictly between {_fmt(lo)} and {_fmt(hi)} for these half-lives and V1 (k12 would be negative)"
+                field,
+                given,
+                f"must lie strictly between {_fmt(lo)} and {_fmt(hi)} for these half-lives and V1 "
+                "(k12 would be negative)",
             )
         return cls.from_micro(_unarray(k10), v1, k12=_unarray(k12), k21=_unarray(k21_), **absorption)
 
@@ -237,7 +249,9 @@ class Model:
     def kinetics(self, n_subjects: int) -> Kinetics:
         """Rate constants for the engine, each of shape (n_subjects,). ka is 0 when absent."""
         ka = 0.0 if self.ka is None else self.ka
-        arrays = [np.broadcast_to(np.asarray(x, dtype=float), (n_subjects,)) for x in (ka, self.k10, self.k12, self.k21)]
+        arrays = [
+            np.broadcast_to(np.asarray(x, dtype=float), (n_subjects,)) for x in (ka, self.k10, self.k12, self.k21)
+        ]
         return Kinetics.of(*arrays)
 
     def _kinetics(self) -> Kinetics:
@@ -249,7 +263,11 @@ class Model:
     def __repr__(self) -> str:
         shown = []
         for key, value in self._arrays().items():
-            if value is None or (key in ("q", "tlag") and np.all(np.asarray(value) == 0)) or (key == "f" and np.all(np.asarray(value) == 1)):
+            if (
+                value is None
+                or (key in ("q", "tlag") and np.all(np.asarray(value) == 0))
+                or (key == "f" and np.all(np.asarray(value) == 1))
+            ):
                 continue
             shown.append(f"{key}={_fmt(value)}")
         label = f"{self.name!r}, " if self.name else ""

@@ -66,7 +66,9 @@ def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Par
     else:
         candidate = data_dir() / f"{name_or_path}.toml"
         if not candidate.is_file():
-            raise PKModelError("params", str(name_or_path), f"expected a TOML file path or one of: {', '.join(shipped())}")
+            raise PKModelError(
+                "params", str(name_or_path), f"expected a TOML file path or one of: {', '.join(shipped())}"
+            )
         text = candidate.read_text(encoding="utf-8")
     try:
         doc = tomllib.loads(text)
@@ -109,7 +111,11 @@ def model_from_fields(values: dict[str, Any], name: str = "") -> Model:
     stray = sorted(set(v) - set(_FORMS[form]))
     if stray:
         raise PKModelError("parameters", stray[0], f"does not belong with the {form} form ({', '.join(_FORMS[form])})")
-    needed = {"half-lives": ("t_half_alpha", "t_half_beta", "v1"), "micro": ("k10", "v1"), "physiological": ("cl", "v1")}[form]
+    needed = {
+        "half-lives": ("t_half_alpha", "t_half_beta", "v1"),
+        "micro": ("k10", "v1"),
+        "physiological": ("cl", "v1"),
+    }[form]
     missing = [k for k in needed if k not in v]
     if missing:
         raise PKModelError("parameters", sorted(v), f"the {form} form needs {', '.join(missing)}")

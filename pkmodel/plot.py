@@ -81,8 +81,14 @@ def concentration_time(
         (line,) = ax.plot(x, mid, label=f"{name}: {what}" if name else what, gid="median")
         ok = np.isfinite(lo) & np.isfinite(hi)
         band = ax.fill_between(
-            x, np.where(ok, lo, 0), np.where(ok, hi, 0), where=ok, color=line.get_color(), alpha=0.25,
-            linewidth=0, label=f"{low:g}–{high:g} % of {conc.shape[0]} subjects",
+            x,
+            np.where(ok, lo, 0),
+            np.where(ok, hi, 0),
+            where=ok,
+            color=line.get_color(),
+            alpha=0.25,
+            linewidth=0,
+            label=f"{low:g}–{high:g} % of {conc.shape[0]} subjects",
         )
         band.set_gid("band")
 
@@ -91,8 +97,16 @@ def concentration_time(
         # x in data units, y in axes units: the ticks sit on the bottom edge whatever the y scale.
         doses = sim.regimen.dose_times / scale
         ax.plot(
-            doses, np.zeros(len(doses)), linestyle="none", marker=2, markersize=8, color="0.35",
-            transform=ax.get_xaxis_transform(), clip_on=False, label="dose" if first else None, gid="doses",
+            doses,
+            np.zeros(len(doses)),
+            linestyle="none",
+            marker=2,
+            markersize=8,
+            color="0.35",
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            label="dose" if first else None,
+            gid="doses",
         )
 
     ax.set_xlabel(TIME_DAYS if in_days else TIME_HOURS)

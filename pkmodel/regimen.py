@@ -125,7 +125,9 @@ class Regimen:
         how = _ROUTE_WORDS[first.route]
         if first.duration > 0:
             how += f" over {format_quantity(first.duration, 'time')}"
-        uniform = all((d.amount, d.route, d.duration) == (first.amount, first.route, first.duration) for d in self.doses)
+        uniform = all(
+            (d.amount, d.route, d.duration) == (first.amount, first.route, first.duration) for d in self.doses
+        )
         if len(self.doses) == 1:
             text = f"{format_quantity(first.amount, 'amount')} {how}"
             return text if first.time == 0 else f"{text} at {format_quantity(first.time, 'time')}"
@@ -136,5 +138,6 @@ class Regimen:
                 f"{len(self.doses)} doses ({format_quantity(total, 'time')})"
             )
         return f"{len(self.doses)} doses: " + "; ".join(
-            f"{format_quantity(d.amount, 'amount')} {_ROUTE_WORDS[d.route]} at {format_quantity(d.time, 'time')}" for d in self.doses
+            f"{format_quantity(d.amount, 'amount')} {_ROUTE_WORDS[d.route]} at {format_quantity(d.time, 'time')}"
+            for d in self.doses
         )

@@ -67,8 +67,10 @@ def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
         order = np.argsort(time, kind="stable")
         return Events(time=time[order], cmt=cmts[order], amount=amounts[..., order], rate=rates[..., order])
     order = np.argsort(time, axis=1, kind="stable")
+
     def take(a):
         return np.take_along_axis(np.broadcast_to(a, time.shape), order, axis=1)
+
     return Events(time=take(time), cmt=take(cmts), amount=take(amounts), rate=take(rates))
 
 
@@ -97,7 +99,9 @@ def _times(times: Any) -> np.ndarray:
         raise PKModelError("times", times, "expected a sequence of times in h (numbers or strings such as '12 h')")
     arr = np.atleast_1d(np.asarray(times, dtype=object if _has_strings(times) else float))
     if arr.dtype == object:
-        arr = np.array([parse_quantity(t, "time", field="times") if isinstance(t, str) else t for t in arr], dtype=float)
+        arr = np.array(
+            [parse_quantity(t, "time", field="times") if isinstance(t, str) else t for t in arr], dtype=float
+        )
     if arr.ndim != 1 or arr.size == 0:
         raise PKModelError("times", times, "expected a non-empty 1-D sequence of times (h)")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -110,7 +114,9 @@ def _times(times: Any) -> np.ndarray:
 
 
 def _has_strings(times: Any) -> bool:
-    return not isinstance(times, np.ndarray) and any(isinstance(t, str) for t in np.atleast_1d(np.asarray(times, dtype=object)))
+    return not isinstance(times, np.ndarray) and any(
+        isinstance(t, str) for t in np.atleast_1d(np.asarray(times, dtype=object))
+    )
 
 
 class Simulation:
@@ -132,7 +138,8 @@ class Simulation:
 
     def __repr__(self) -> str:
         who = f"{self.n_subjects} subjects" if self.n_subjects > 1 else "1 subject"
-        return f"<Simulation: {self.regimen}; {who}; {len(self.times)} times from {self.times[0]:g} to {self.times[-1]:g} h>"
+        span = f"{len(self.times)} times from {self.times[0]:g} to {self.times[-1]:g} h"
+        return f"<Simulation: {self.regimen}; {who}; {span}>"
 
     # --- exact values anywhere ---------------------------------------------------------------
 
@@ -184,7 +191,9 @@ class Simulation:
         return exposure.summarise(self._exposure_inputs())
 
     def _exposure_inputs(self) -> exposure.Inputs:
-        def value(subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False):
+        def value(
+            subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False
+        ):
             kin = Kinetics(*(x[subjects] for x in (self._kin.ka, self._kin.k10, self._kin.k12, self._kin.k21)))
             regimen = Regimen((self.regimen.doses[0],)) if single else self.regimen
             sub_model = _subset(self.model, subjects)
@@ -232,7 +241,9 @@ def _first_dose_exposure(model: Model, regimen: Regimen, n: int) -> np.ndarray:
     return np.broadcast_to(f * dose.amount / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
-def simulate(model: Model, regimen: Regimen, times: Sequence[float] | np.ndarray | None = None, *, method: str = "auto") -> Simulation:
+def simulate(
+    model: Model, regimen: Regimen, times: Sequence[float] | np.ndarray | None = None, *, method: str = "auto"
+) -> Simulation:
     """Simulate ``regimen`` in ``model``; the one front door of pkmodel.
 
     ``model``: a :class:`Model` (array parameters give one subject per element);

@@ -28,9 +28,7 @@ from typing import Literal
 
 from pkmodel.errors import PKModelError
 
-Kind = Literal[
-    "amount", "time", "volume", "concentration", "flow", "rate_constant", "infusion_rate"
-]
+Kind = Literal["amount", "time", "volume", "concentration", "flow", "rate_constant", "infusion_rate"]
 
 # Factors are exact fractions so that e.g. "10 min" becomes exactly the float nearest 1/6 h,
 # and a value formatted in days parses back to the very same float.
@@ -45,7 +43,11 @@ _UNITS: dict[str, dict[str, F]] = {
     },
     "volume": {"mL": F(1, 1000), "L": F(1)},
     "concentration": {
-        "mg/L": F(1), "µg/mL": F(1), "ug/mL": F(1), "mcg/mL": F(1), "ng/mL": F(1, 1000),
+        "mg/L": F(1),
+        "µg/mL": F(1),
+        "ug/mL": F(1),
+        "mcg/mL": F(1),
+        "ng/mL": F(1, 1000),
         "g/L": F(1000),
     },
     "flow": {"L/h": F(1), "mL/min": F(60, 1000), "L/min": F(60), "mL/h": F(1, 1000)},
@@ -55,14 +57,23 @@ _UNITS: dict[str, dict[str, F]] = {
         for form in ("1/{}", "/{}", "{}-1", "{}^-1")
     },
     "infusion_rate": {
-        "mg/h": F(1), "mg/min": F(60), "g/h": F(1000),
-        "µg/min": F(60, 1000), "ug/min": F(60, 1000), "mcg/min": F(60, 1000),
+        "mg/h": F(1),
+        "mg/min": F(60),
+        "g/h": F(1000),
+        "µg/min": F(60, 1000),
+        "ug/min": F(60, 1000),
+        "mcg/min": F(60, 1000),
     },
 }
 
 _INTERNAL_UNIT = {
-    "amount": "mg", "time": "h", "volume": "L", "concentration": "mg/L", "flow": "L/h",
-    "rate_constant": "1/h", "infusion_rate": "mg/h",
+    "amount": "mg",
+    "time": "h",
+    "volume": "L",
+    "concentration": "mg/L",
+    "flow": "L/h",
+    "rate_constant": "1/h",
+    "infusion_rate": "mg/h",
 }
 _NAME = {kind: kind.replace("_", " ") for kind in _UNITS} | {"flow": "flow (clearance)"}
 
@@ -70,8 +81,7 @@ _NAME = {kind: kind.replace("_", " ") for kind in _UNITS} | {"flow": "flow (clea
 # "Mg" (megagram) and "mg" must never be confused. The lowercase spellings are accepted but not
 # advertised, so error messages stay short.
 _LOOKUP: dict[str, dict[str, F]] = {
-    kind: {**{u.replace("L", "l"): f for u, f in table.items()}, **table}
-    for kind, table in _UNITS.items()
+    kind: {**{u.replace("L", "l"): f for u, f in table.items()}, **table} for kind, table in _UNITS.items()
 }
 _KIND_OF_UNIT = {unit: kind for kind, table in _LOOKUP.items() for unit in table}
 assert len(_KIND_OF_UNIT) == sum(map(len, _LOOKUP.values())), "a unit spelling is ambiguous"
@@ -94,8 +104,7 @@ def _a(kind: str) -> str:
 
 def _finite(number: float, field: str, value: object, kind: str) -> float:
     if not math.isfinite(number):
-        raise PKModelError(field, value, f"must be a finite number (not NaN or infinite); "
-                                         f"{_accepted(kind)}")
+        raise PKModelError(field, value, f"must be a finite number (not NaN or infinite); {_accepted(kind)}")
     return number
 
 
@@ -120,15 +129,16 @@ def parse_quantity(value: str | float | int, kind: Kind, *, field: str) -> float
             number = math.inf
         return _finite(number, field, value, kind)
     if not isinstance(value, str):
-        raise PKModelError(field, value, f"expected a number in {_INTERNAL_UNIT[kind]} "
-                                         f"or a string such as '1 {_INTERNAL_UNIT[kind]}'")
+        raise PKModelError(
+            field, value, f"expected a number in {_INTERNAL_UNIT[kind]} or a string such as '1 {_INTERNAL_UNIT[kind]}'"
+        )
 
     text = value.strip().replace("\u03bc", "µ")  # Greek mu looks identical to the micro sign
     match = _NUMBER.match(text)
     if match is None:
         raise PKModelError(field, value, f"expected '<number> <unit>'; {_accepted(kind)}")
     number = _finite(float(match.group()), field, value, kind)
-    words = text[match.end():].split()
+    words = text[match.end() :].split()
     if not words:
         raise PKModelError(field, value, f"a unit is required in a string; {_accepted(kind)}")
     unit, extra = words[0], words[1:]
@@ -137,12 +147,16 @@ def parse_quantity(value: str | float | int, kind: Kind, *, field: str) -> float
     if unit not in _LOOKUP[kind]:
         other = _KIND_OF_UNIT.get(unit)
         if other is not None:
-            raise PKModelError(field, value, f"'{unit}' is {_a(other)} unit, but "
-                                             f"{_a(kind)} is expected; {_accepted(kind)}")
+            raise PKModelError(
+                field, value, f"'{unit}' is {_a(other)} unit, but {_a(kind)} is expected; {_accepted(kind)}"
+            )
         raise PKModelError(field, value, f"unknown unit '{unit}'; {_accepted(kind)}")
     if extra:
-        raise PKModelError(field, value, f"unexpected text '{' '.join(extra)}' after the unit; "
-                                         f"expected '<number> <unit>'; {_accepted(kind)}")
+        raise PKModelError(
+            field,
+            value,
+            f"unexpected text '{' '.join(extra)}' after the unit; expected '<number> <unit>'; {_accepted(kind)}",
+        )
     factor = _LOOKUP[kind][unit]
     converted = number * factor.numerator / factor.denominator
     if not math.isfinite(converted):

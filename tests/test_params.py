@@ -32,7 +32,7 @@ def test_user_file_with_units_and_overrides(tmp_path):
     path.write_text(
         '[model]\nname = "my drug"\n'
         '[parameters]\ncl = "100 mL/min"\nv1 = { value = "20 L", basis = "assumption", source = "guess" }\n'
-        'ka = 1.2\n',
+        "ka = 1.2\n",
         encoding="utf-8",
     )
     m = load_params(path)

@@ -18,8 +18,7 @@ _N_CMT = 3
 _SLIVER = 1e3 * np.finfo(float).eps
 
 
-def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
-               initial, rtol, atol, method):
+def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, initial, rtol, atol, method):
     """Return the augmented state [A0, A1, A2, AUC1] (mg, mg, mg, mg*h) at each output time."""
     ev_time = np.asarray(ev_time, dtype=float)
     ev_cmt = np.asarray(ev_cmt, dtype=int)
@@ -31,10 +30,7 @@ def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
         return out
 
     # The 4th row makes the AUC of the central amount part of the same linear system.
-    jac = np.array([[-ka, 0.0, 0.0, 0.0],
-                    [ka, -(k10 + k12), k21, 0.0],
-                    [0.0, k12, -k21, 0.0],
-                    [0.0, 1.0, 0.0, 0.0]])
+    jac = np.array([[-ka, 0.0, 0.0, 0.0], [ka, -(k10 + k12), k21, 0.0], [0.0, k12, -k21, 0.0], [0.0, 1.0, 0.0, 0.0]])
     rate = np.zeros(_N_CMT + 1)
 
     def rhs(t, y):
@@ -68,8 +64,7 @@ def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
             # Integrate to the piece boundary (not across it) so the jump is applied exactly.
             # solve_ivp rejects repeated t_eval values, so repeated output times are mapped back.
             grid = np.union1d(times[at_start:hi], [t_end])
-            sol = solve_ivp(rhs, (t, t_end), y, method=method, t_eval=grid,
-                            jac=jacobian, rtol=rtol, atol=atol)
+            sol = solve_ivp(rhs, (t, t_end), y, method=method, t_eval=grid, jac=jacobian, rtol=rtol, atol=atol)
             if not sol.success:
                 raise RuntimeError(f"solve_ivp failed on [{t}, {t_end}] h: {sol.message}")
             out[at_start:hi] = sol.y[:, np.searchsorted(grid, times[at_start:hi])].T
@@ -85,10 +80,22 @@ def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
     return out
 
 
-def ode_amounts(ka: float, k10: float, k12: float, k21: float,
-                ev_time, ev_cmt, ev_amount, ev_rate, times, *,
-                initial=None, rtol: float = 1e-10, atol: float = 1e-12,
-                method: str = "LSODA") -> np.ndarray:
+def ode_amounts(
+    ka: float,
+    k10: float,
+    k12: float,
+    k21: float,
+    ev_time,
+    ev_cmt,
+    ev_amount,
+    ev_rate,
+    times,
+    *,
+    initial=None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    method: str = "LSODA",
+) -> np.ndarray:
     """Amounts (mg) in depot, central and peripheral compartments at the output ``times`` (h).
 
     ka, k10, k12, k21 are first-order rate constants in 1/h (k12 = k21 = 0 for one compartment).
@@ -103,12 +110,14 @@ def ode_amounts(ka: float, k10: float, k12: float, k21: float,
 
     Returns an array of shape (len(times), 3) in mg.
     """
-    return _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
-                      initial, rtol, atol, method)[:, :_N_CMT]
+    return _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, initial, rtol, atol, method)[
+        :, :_N_CMT
+    ]
 
 
-def ode_central_auc(ka: float, k10: float, k12: float, k21: float,
-                    ev_time, ev_cmt, ev_amount, ev_rate, times, **kw) -> np.ndarray:
+def ode_central_auc(
+    ka: float, k10: float, k12: float, k21: float, ev_time, ev_cmt, ev_amount, ev_rate, times, **kw
+) -> np.ndarray:
     """Cumulative AUC (mg*h) of the central amount A1 from t = 0 h to each output time (h).
 
     Computed by integrating dAUC/dt = A1 alongside the amounts; arguments and keywords as in
@@ -121,7 +130,8 @@ def ode_central_auc(ka: float, k10: float, k12: float, k21: float,
     method = kw.pop("method", "LSODA")
     if kw:
         raise TypeError(f"unexpected keyword arguments: {sorted(kw)}")
-    auc = _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times,
-                     initial, rtol, atol, method)[:, _N_CMT]
+    auc = _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, initial, rtol, atol, method)[
+        :, _N_CMT
+    ]
     auc[np.asarray(times, dtype=float) < 0.0] = np.nan
     return auc
