@@ -1,21 +1,23 @@
 """Exposure metrics of a simulated regimen, from the closed form rather than from the grid.
 
-Definitions (per subject; times h, concentrations mg/L, AUC mg·h/L):
+Definitions (per subject; times h, concentrations mg/L, AUC mg·h/L). A regimen's *period* is its
+dosing interval tau (24 h for doses at clock times each day); the last period starts at the
+earliest dose within one interval before the last dose.
     cmax, tmax      highest concentration and its time: the grid maximum refined by a bracketing
                     minimiser on the exact curve (so a peak between grid points is not missed).
     cmin            trough: concentration just before the last dose (left limit). NaN for one dose.
     auc             exact AUC from the first to the last output time.
-    auc_tau         exact AUC over the last dosing interval [last dose, last dose + tau].
-    cavg            auc_tau / tau, the average concentration over the last interval.
-    cavg_ss         average concentration at steady state, F·dose / (CL·tau).
-    accumulation    AUC over an interval at steady state / AUC over the first interval. For linear
-                    kinetics the steady-state interval AUC equals the single-dose AUC from 0 to
-                    infinity, F·dose/CL, so no simulation to steady state is needed.
-    t90ss_h         time from the first dose until the interval AUC reaches 90 % of its steady-state
-                    value, i.e. until the single-dose AUC from 0 to t reaches 90 % of AUC0-inf
-                    (superposition: the AUC of the interval ending at t under repeated dosing
-                    equals the single-dose AUC from 0 to t, for a dosing time grid).
-The interval metrics are NaN for a regimen without a regular interval.
+    auc_tau         exact AUC over the last period.
+    cavg            auc_tau / tau, the average concentration over the last period.
+    cavg_ss         average concentration at steady state, F·(amount per period) / (CL·tau).
+    accumulation    AUC over a period at steady state / AUC over the first period. For linear
+                    kinetics the steady-state period AUC equals the AUC from 0 to infinity of one
+                    period's doses, F·amount/CL, so no simulation to steady state is needed.
+    t90ss_h         time from the first dose until the period AUC reaches 90 % of its steady-state
+                    value, i.e. until the AUC from 0 to t of the first period's doses alone reaches
+                    90 % of its total (superposition: under repeated dosing the AUC of the period
+                    ending at t equals that single-period AUC from 0 to t).
+The period metrics are NaN for a regimen without a regular interval.
 """
 
 from __future__ import annotations
@@ -36,15 +38,17 @@ class Inputs:
 
     ``value(subjects, t, integral=False, left=False, single=False)`` returns, for each subject
     index in ``subjects`` at its own time ``t`` (h), the concentration (mg/L), its left limit, or
-    its integral from 0 (mg·h/L), under the whole regimen or under its first dose alone.
+    its integral from 0 (mg·h/L), under the whole regimen or under its first period's doses alone.
+    ``period`` is (start of the first period, start of the last period, tau) in h, or None;
+    ``steady_exposure`` the AUC over one period at steady state per subject (mg·h/L).
     """
 
     times: np.ndarray
     concentration: np.ndarray
     value: ValueAt
     dose_times: np.ndarray
-    interval: float | None
-    first_dose_exposure: np.ndarray
+    period: tuple[float, float, float] | None
+    steady_exposure: np.ndarray
 
 
 def summarise(inp: Inputs) -> pd.DataFrame:
@@ -52,7 +56,7 @@ def summarise(inp: Inputs) -> pd.DataFrame:
     n = inp.concentration.shape[0]
     everyone = np.arange(n)
     cmax, tmax = peak(inp)
-    t_first, t_last = inp.dose_times[0], inp.dose_times[-1]
+    t_last = inp.dose_times[-1]
 
     def auc(a: float, b: float) -> np.ndarray:
         return inp.value(everyone, np.full(n, b), integral=True) - inp.value(everyone, np.full(n, a), integral=True)
@@ -65,14 +69,14 @@ def summarise(inp: Inputs) -> pd.DataFrame:
         "cmin_mg_L": cmin,
         "auc_mg_h_L": auc(inp.times[0], inp.times[-1]),
     }
-    tau = inp.interval
-    if tau is not None:
-        auc_tau = auc(t_last, t_last + tau)
+    if inp.period is not None:
+        first, last, tau = inp.period
+        auc_tau = auc(last, last + tau)
         table.update(
             auc_tau_mg_h_L=auc_tau,
             cavg_mg_L=auc_tau / tau,
-            cavg_ss_mg_L=inp.first_dose_exposure / tau,
-            accumulation=inp.first_dose_exposure / auc(t_first, t_first + tau),
+            cavg_ss_mg_L=inp.steady_exposure / tau,
+            accumulation=inp.steady_exposure / auc(first, first + tau),
             t90ss_h=time_to_fraction_of_steady_state(inp, 0.9),
         )
     else:
@@ -109,15 +113,16 @@ def peak(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def time_to_fraction_of_steady_state(inp: Inputs, fraction: float) -> np.ndarray:
-    """Hours from the first dose until the single-dose AUC from 0 to t reaches ``fraction`` of
-    AUC0-inf (= the fraction of steady state reached by the interval AUC under repeated dosing)."""
+    """Hours from the first dose until the AUC from 0 to t of the first period's doses reaches
+    ``fraction`` of its total (= the fraction of steady state reached by the period AUC under
+    repeated dosing)."""
     n = inp.concentration.shape[0]
     everyone = np.arange(n)
     t0 = float(inp.dose_times[0])
 
     def shortfall(t: np.ndarray, who: np.ndarray) -> np.ndarray:
         who = who.astype(int).ravel()
-        reached = inp.value(who, t.ravel(), integral=True, single=True) / inp.first_dose_exposure[who]
+        reached = inp.value(who, t.ravel(), integral=True, single=True) / inp.steady_exposure[who]
         return (reached - fraction).reshape(t.shape)
 
     upper = np.full(n, t0 + 24.0)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pkmodel import exposure
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
+from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model
 from pkmodel.regimen import Regimen
@@ -63,15 +64,82 @@ def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
     cmts = np.concatenate([cmt, cmt[infusion]])
     amounts = np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1)
     rates = np.concatenate([rate, -rate[..., infusion]], axis=-1)
+    columns = [time, cmts, amounts, rates, np.concatenate([nominal, nominal[infusion]])]
+    if any(d.ss for d in doses):
+        columns = _steady_state_columns(model, regimen, n_subjects, columns, start, amount)
+    time, cmts, amounts, rates, _, *reset = columns
+    reset = reset[0] if reset else None
     if time.ndim == 1:  # no per-subject lag: one event timeline shared by all subjects
-        order = np.argsort(time, kind="stable")
-        return Events(time=time[order], cmt=cmts[order], amount=amounts[..., order], rate=rates[..., order])
-    order = np.argsort(time, axis=1, kind="stable")
+        # A reset goes before everything else given at its time.
+        order = np.lexsort((~reset, time)) if reset is not None else np.argsort(time, kind="stable")
+        return Events(
+            time=time[order],
+            cmt=cmts[order],
+            amount=amounts[..., order],
+            rate=rates[..., order],
+            reset=None if reset is None else reset[order],
+        )
+    shape = time.shape
+    order = np.lexsort((np.broadcast_to(~reset, shape), time)) if reset is not None else np.argsort(time, axis=1, kind="stable")
 
     def take(a):
-        return np.take_along_axis(np.broadcast_to(a, time.shape), order, axis=1)
+        return np.take_along_axis(np.broadcast_to(a, shape), order, axis=1)
 
-    return Events(time=take(time), cmt=take(cmts), amount=take(amounts), rate=take(rates))
+    return Events(
+        time=take(time), cmt=take(cmts), amount=take(amounts), rate=take(rates), reset=None if reset is None else take(reset)
+    )
+
+
+def _steady_state_columns(model, regimen, n, columns, start, amount):
+    """Add to the event columns what each steady-state dose implies (NONMEM SS=1 and SS=2).
+
+    At a dose with ss the state just before it is the closed-form steady state of that dose
+    repeated every ii (``engine.steady``): added as amounts in each compartment, with the events
+    earlier doses of the pattern still owe (a lagged dose not yet absorbed, an infusion still
+    running). With ss=1 the system is first reset, and events that earlier doses of the regimen
+    would still cause at or after that time are dropped: the reset ends them.
+    """
+    time, cmts, amounts, rates, origin = (np.asarray(c, dtype=float) if i != 1 else c for i, c in enumerate(columns))
+    kin = model.kinetics(n)
+    lag = np.broadcast_to(np.asarray(model.tlag, dtype=float), (n,))
+    extra = []  # (time, cmt, amount, rate, origin, reset)
+    for i, dose in enumerate(regimen.doses):
+        if not dose.ss:
+            continue
+        cmt = DEPOT if dose.route == "oral" else CENTRAL
+        sources = tuple(sorted({cmt, CENTRAL} | ({PERIPHERAL} if np.any(kin.k12 > 0) else set())))
+        ss = steady_state(
+            kin,
+            sources,
+            cmt=cmt,
+            amount=np.broadcast_to(amount[..., i], (n,)),
+            tau=dose.ii,
+            lag=lag if dose.route == "oral" else np.zeros(n),
+            duration=np.full(n, dose.duration),
+        )
+        if dose.ss == 1:
+            keep = ~((origin < dose.time) & np.all(np.atleast_2d(time) >= dose.time, axis=0))
+            time, cmts, amounts, rates, origin = (c[..., keep] for c in (time, cmts, amounts, rates, origin))
+            extra.append((dose.time, CENTRAL, 0.0, 0.0, dose.time, True))
+        for c in range(3):
+            extra.append((dose.time, c, ss.state[c], 0.0, dose.time, False))
+        for offset, c, owed, rate in ss.pending:
+            extra.append((dose.time + offset, c, owed, rate, dose.time, False))
+    def col(values, base):
+        stacked = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in values], axis=-1)
+        return np.concatenate([np.broadcast_to(base, (n, base.shape[-1])), stacked], axis=-1)
+
+    new_time = col([e[0] for e in extra], time)
+    if time.ndim == 1 and np.all(new_time == new_time[0]):
+        new_time = new_time[0]  # still one timeline shared by all subjects
+    return [
+        new_time,
+        np.concatenate([cmts, np.array([e[1] for e in extra], dtype=int)]),
+        col([e[2] for e in extra], amounts),
+        col([e[3] for e in extra], rates),
+        np.concatenate([origin, np.array([e[4] for e in extra])]),
+        np.concatenate([np.zeros(origin.shape, bool), np.array([e[5] for e in extra])]),
+    ]
 
 
 def default_times(model: Model, regimen: Regimen) -> np.ndarray:
@@ -195,19 +263,25 @@ class Simulation:
             subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False
         ):
             kin = Kinetics(*(x[subjects] for x in (self._kin.ka, self._kin.k10, self._kin.k12, self._kin.k21)))
-            regimen = Regimen((self.regimen.doses[0],)) if single else self.regimen
+            regimen = first_period if single else self.regimen
             sub_model = _subset(self.model, subjects)
             events = regimen_events(sub_model, regimen, len(subjects))
             w = self._conc_weights[:, subjects]
             return evaluate(kin, events, np.asarray(t, dtype=float)[:, None], w, integral=integral, left=left)[:, 0]
 
+        regimen = self.regimen
+        last = regimen.last_period()
+        period = None if last is None else (float(regimen.dose_times[0]), last[0], regimen.interval)
+        tau = regimen.interval or np.inf
+        first_period = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
+        in_last = tuple(d for d in regimen.doses if last is not None and d.time >= last[0])
         return exposure.Inputs(
             times=self.times,
             concentration=self.concentration,
             value=value,
-            dose_times=self.regimen.dose_times,
-            interval=self.regimen.interval,
-            first_dose_exposure=_first_dose_exposure(self.model, self.regimen, self.n_subjects),
+            dose_times=regimen.dose_times,
+            period=period,
+            steady_exposure=_exposure(self.model, in_last or regimen.doses[:1], self.n_subjects),
         )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
@@ -233,12 +307,12 @@ def _subset(model: Model, subjects: np.ndarray) -> Model:
     return model.replace(**changes) if changes else model
 
 
-def _first_dose_exposure(model: Model, regimen: Regimen, n: int) -> np.ndarray:
-    """AUC from 0 to infinity of the first dose (mg·h/L per subject): F·amount/CL, which for
-    linear kinetics is also the AUC over one interval at steady state."""
-    dose = regimen.doses[0]
-    f = np.asarray(model.f) if dose.route == "oral" else 1.0
-    return np.broadcast_to(f * dose.amount / np.asarray(model.cl, dtype=float), (n,)).copy()
+def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
+    """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
+    linear kinetics is also their AUC over one period at steady state."""
+    f = np.asarray(model.f, dtype=float)
+    total = sum((f if d.route == "oral" else 1.0) * d.amount for d in doses)
+    return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
 def simulate(

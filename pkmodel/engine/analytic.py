@@ -225,6 +225,8 @@ class Events:
     cmt: np.ndarray
     amount: np.ndarray
     rate: np.ndarray
+    reset: np.ndarray | None = None  # bool, like time: empty every compartment and stop every
+    # infusion before this event's input (NONMEM EVID 3/4, SS=1)
 
     @property
     def shared_times(self) -> bool:
@@ -255,8 +257,9 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     n_ev = time.shape[1]
     amount = np.broadcast_to(events.amount, time.shape)
     sources = events.sources(kin)
+    reset = None if events.reset is None or not np.any(events.reset) else np.broadcast_to(events.reset, time.shape)
     has_rates = bool(np.any(events.rate != 0))
-    rates = _rates_after_events(events, n_subjects) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
+    rates = _rates_after_events(events, n_subjects, reset) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
     state = np.empty((n_ev, N_STATES, n_subjects))
     steps = StepCache(kin, sources)
     subjects = np.arange(n_subjects)
@@ -267,6 +270,8 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
             current = steps.propagate(current, rates[e - 1] if has_rates else None, steps_h[e - 1])
         elif e:
             current = propagate(kin, current, rates[e - 1], time[:, e] - time[:, e - 1], sources)
+        if reset is not None:
+            current[:, reset[:, e]] = 0.0
         if events.cmt.ndim == 1:
             current[events.cmt[e]] += amount[:, e]
         else:
@@ -277,12 +282,13 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     return EventStates(np.ascontiguousarray(time), state.transpose(order), rates.transpose(order), has_rates)
 
 
-def _rates_after_events(events: Events, n_subjects: int) -> np.ndarray:
+def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | None = None) -> np.ndarray:
     """Total infusion rate into each compartment after each event, (n_events, 3, n_subjects).
 
     A running sum of rate changes leaves a rounding residue (about eps times the rates summed so
     far) where infusions have all stopped; such a residue must read as exactly zero, or a stopped
-    infusion would keep trickling (or draining) drug forever.
+    infusion would keep trickling (or draining) drug forever. A reset (n_subjects, n_events)
+    restarts the sum: infusions running before it stop there.
     """
     n_ev = events.time.shape[-1]
     change = np.zeros((n_ev, N_STATES, n_subjects))
@@ -290,7 +296,17 @@ def _rates_after_events(events: Events, n_subjects: int) -> np.ndarray:
     cmt = np.broadcast_to(events.cmt, (n_subjects, n_ev)).T
     change[ev_index, cmt, subject] = np.broadcast_to(events.rate, (n_subjects, n_ev)).T
     total = np.cumsum(change, axis=0)
-    residue = 4 * n_ev * np.finfo(float).eps * np.cumsum(np.abs(change), axis=0)
+    magnitude = np.cumsum(np.abs(change), axis=0)
+    if reset is not None:
+        # Subtract, from each event on, the sums reached just before its last reset.
+        last = np.maximum.accumulate(np.where(reset.T, np.arange(n_ev)[:, None], -1), axis=0)  # (n_ev, n)
+        before = np.concatenate([np.zeros((1, N_STATES, n_subjects)), total[:-1]])
+        before_mag = np.concatenate([np.zeros((1, N_STATES, n_subjects)), magnitude[:-1]])
+        idx = np.maximum(last, 0)[:, None, :].repeat(N_STATES, axis=1)
+        had = (last >= 0)[:, None, :]
+        total = total - np.where(had, np.take_along_axis(before, idx, axis=0), 0.0)
+        magnitude = magnitude - np.where(had, np.take_along_axis(before_mag, idx, axis=0), 0.0)
+    residue = 4 * n_ev * np.finfo(float).eps * magnitude
     total[np.abs(total) <= residue] = 0.0
     return total
 
