@@ -52,8 +52,13 @@ def data_dir() -> Any:
 
 
 def shipped() -> list[str]:
-    """Names of the parameter files shipped with pkmodel."""
-    return sorted(p.name.removesuffix(".toml") for p in data_dir().iterdir() if p.name.endswith(".toml"))
+    """Names of the model parameter files shipped with pkmodel (files with a [parameters] table;
+    the regimen library lives in the same folder)."""
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in data_dir().iterdir()
+        if p.name.endswith(".toml") and "parameters" in tomllib.loads(p.read_text(encoding="utf-8"))
+    )
 
 
 def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Parameter]]:

@@ -7,8 +7,9 @@ times), combine with ``then`` (sequence), ``+`` (merge) and ``courses`` (repeate
 breaks), and change with ``miss`` and ``late``. Units: amounts mg, times h.
 
 Routes:
-    "iv"    into the central compartment: a bolus, or a zero-order infusion when ``duration > 0``.
-    "oral"  into the absorption depot; the model's F scales the amount and its lag delays it.
+    "iv"          into the central compartment: a bolus, or a zero-order infusion when ``duration > 0``.
+    "oral"        into the absorption depot; the model's F scales the amount and its lag delays it.
+    "peripheral"  into the peripheral compartment (NONMEM datasets may dose any compartment).
 
 Steady state (NONMEM's SS): a dose with ``ss=1`` resets the system to the steady state reached
 by repeating that dose every ``ii`` hours forever, then gives it; ``ss=2`` adds that steady state
@@ -28,8 +29,8 @@ import pandas as pd
 from pkmodel.errors import PKModelError
 from pkmodel.units import format_quantity, parse_quantity
 
-ROUTES = ("iv", "oral")
-_ROUTE_WORDS = {"iv": "IV", "oral": "oral"}
+ROUTES = ("iv", "oral", "peripheral")
+_ROUTE_WORDS = {"iv": "IV", "oral": "oral", "peripheral": "into the peripheral compartment"}
 _FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "ss", "ii_h")
 
 
@@ -44,9 +45,16 @@ def _quantity(value: Any, kind: str, field: str, *, positive: bool) -> float:
 
 @dataclass(frozen=True)
 class Dose:
-    """One administration: ``amount`` mg at ``time`` h by ``route``, over ``duration`` h (0 for a
-    bolus or an oral dose taken at once). ``ss`` 0, 1 or 2 and ``ii`` (h) as in NONMEM: see the
-    module docstring."""
+    """One administration: ``amount`` mg at ``time`` h by ``route``.
+
+    ``duration`` (h) > 0 makes it a zero-order input over that time; alternatively ``rate`` (mg/h)
+    fixes the infusion rate, and the duration follows from the amount actually given (F·amount /
+    rate, NONMEM's rule for RATE > 0). ``f`` and ``lag`` (h) override the model's bioavailability
+    and lag time for this dose (by default they apply to oral doses only). ``ss`` 0, 1 or 2 and
+    ``ii`` (h) as in NONMEM (see the module docstring). ``reset=True`` empties every compartment
+    and stops every infusion just before this dose (NONMEM EVID 4); with ``amount=0`` it is a reset
+    alone (EVID 3).
+    """
 
     time: float
     amount: float
@@ -54,11 +62,15 @@ class Dose:
     duration: float = 0.0
     ss: int = 0
     ii: float | None = None
+    rate: float | None = None
+    f: float | None = None
+    lag: float | None = None
+    reset: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "time", _quantity(self.time, "time", "time", positive=False))
-        set_(self, "amount", _quantity(self.amount, "amount", "amount", positive=True))
+        set_(self, "amount", _quantity(self.amount, "amount", "amount", positive=not self.reset))
         set_(self, "duration", _quantity(self.duration, "time", "duration", positive=False))
         route = self.route.lower() if isinstance(self.route, str) else self.route
         if route not in ROUTES:
@@ -72,19 +84,30 @@ class Dose:
             set_(self, "ii", _quantity(self.ii, "time", "ii", positive=True))
         elif self.ii is not None:
             raise PKModelError("ii", self.ii, "ii is only meaningful with ss = 1 or 2")
+        if self.rate is not None:
+            if self.duration:
+                raise PKModelError("duration/rate", (self.duration, self.rate), "give a duration or a rate, not both")
+            set_(self, "rate", _quantity(self.rate, "infusion_rate", "rate", positive=True))
+        if self.f is not None and not (isinstance(self.f, (int, float)) and 0 < self.f <= 1):
+            raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
+        if self.lag is not None:
+            set_(self, "lag", _quantity(self.lag, "time", "lag", positive=False))
 
     @property
-    def rate(self) -> float:
-        """Infusion rate, mg/h (infinite for a bolus)."""
-        return self.amount / self.duration if self.duration > 0 else math.inf
+    def infusion(self) -> bool:
+        return self.duration > 0 or self.rate is not None
 
     def shifted(self, by: float) -> Dose:
         return replace(self, time=self.time + by)
 
     def describe(self) -> str:
+        if self.reset and self.amount == 0:
+            return "reset"
         how = _ROUTE_WORDS[self.route]
         if self.duration > 0:
             how += f" over {format_quantity(self.duration, 'time')}"
+        elif self.rate is not None:
+            how += f" at {format_quantity(self.rate, 'infusion_rate')}"
         return f"{format_quantity(self.amount, 'amount')} {how}"
 
 
@@ -286,8 +309,8 @@ class Regimen:
 
     @property
     def end(self) -> float:
-        """Time the last administration ends, h."""
-        return max(d.time + d.duration for d in self.doses)
+        """Time the last administration ends (nominally: before lag and F), h."""
+        return max(d.time + (d.amount / d.rate if d.rate else d.duration) for d in self.doses)
 
     @property
     def routes(self) -> set[str]:

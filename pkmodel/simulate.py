@@ -13,7 +13,9 @@ includes the bolus, and troughs are left limits (just before the dose).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +30,7 @@ from pkmodel.model import Model
 from pkmodel.regimen import Regimen
 from pkmodel.units import parse_quantity
 
-_CMT = {"iv": CENTRAL, "oral": DEPOT}
+_CMT = {"iv": CENTRAL, "oral": DEPOT, "peripheral": PERIPHERAL}
 _COMPARTMENTS = {DEPOT: "depot", CENTRAL: "central", PERIPHERAL: "peripheral"}
 # Grid steps a default time grid chooses from (h): readable numbers that divide common intervals.
 _NICE_STEPS = (1 / 60, 1 / 30, 1 / 12, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -37,109 +39,137 @@ _NICE_STEPS = (1 / 60, 1 / 30, 1 / 12, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
     """Engine events for ``regimen`` given to each of ``n_subjects`` subjects of ``model``.
 
-    Oral doses go to the depot, scaled by F and delayed by the lag time (per subject when those
-    are arrays); IV doses go to the central compartment; a dose with a duration is a zero-order
-    infusion (a rate +amount/duration at its start and the opposite at its end).
+    PREDPP rules, one per line:
+    - Oral doses go to the depot, IV doses to the central compartment, "peripheral" to the
+      peripheral one.
+    - F (the dose's own ``f``, else the model's F for oral doses, else 1) scales the amount.
+    - The lag (the dose's own ``lag``, else the model's lag for oral doses, else 0) shifts the
+      dose time; per-subject F and lag (arrays) give per-subject events.
+    - A dose with a duration is a zero-order input: +F·amount/duration at its start, the opposite
+      at its end. A dose with a rate keeps its rate and lasts F·amount/rate (RATE > 0 with F != 1).
+    - ``reset`` empties every compartment and stops every infusion just before the dose; events
+      that earlier doses would still cause at or after that time (a lagged dose not yet absorbed,
+      the end of an infusion) are dropped with it.
+    - ``ss`` adds the closed-form steady state of the dose repeated every ``ii`` (after a reset
+      when ss = 1), with the events the earlier doses of that pattern still owe.
     """
-    if "oral" in regimen.routes and model.ka is None:
-        raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
-    # Dose records as columns: start time, compartment, amount (before F), infusion duration.
     doses = regimen.doses
     oral = np.array([d.route == "oral" for d in doses])
+    if oral.any() and model.ka is None:
+        raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
     nominal = np.array([d.time for d in doses])
-    cmt = np.where(oral, DEPOT, CENTRAL)
-    dose_amount = np.array([d.amount for d in doses])
-    duration = np.array([d.duration for d in doses])
-    # Per-subject F and lag (arrays) become per-subject columns; scalars keep events shared.
-    f = np.asarray(model.f, dtype=float)[..., None]
-    lag = np.asarray(model.tlag, dtype=float)[..., None]
-    start = nominal + np.where(oral, lag, 0.0)
-    amount = dose_amount * np.where(oral, f, 1.0)
-    infusion = duration > 0
+    cmt = np.array([_CMT[d.route] for d in doses])
+    # Per-subject F and lag (model arrays) become per-subject columns; scalars keep events shared.
+    model_f = np.asarray(model.f, dtype=float)[..., None]
+    model_lag = np.asarray(model.tlag, dtype=float)[..., None]
+    own_f = np.array([np.nan if d.f is None else d.f for d in doses])
+    own_lag = np.array([np.nan if d.lag is None else d.lag for d in doses])
+    f = np.where(np.isnan(own_f), np.where(oral, model_f, 1.0), own_f)
+    start = nominal + np.where(np.isnan(own_lag), np.where(oral, model_lag, 0.0), own_lag)
+    amount = np.array([d.amount for d in doses]) * f
+    fixed_rate = np.array([d.rate or 0.0 for d in doses])
+    duration = np.where(fixed_rate > 0, amount / np.where(fixed_rate > 0, fixed_rate, 1.0), [d.duration for d in doses])
+    infusion = np.array([d.infusion for d in doses])
+    rate = np.where(infusion, amount / np.where(duration > 0, duration, 1.0), 0.0)
     bolus = np.where(infusion, 0.0, amount)
-    rate = np.where(infusion, amount / np.where(infusion, duration, 1.0), 0.0)
-    # An infusion also needs its stop: +rate at its start, -rate at its end.
+    # An infusion also needs its stop event.
     stop = (start + duration)[..., infusion]
-    time = np.concatenate([start, stop], axis=-1)
-    cmts = np.concatenate([cmt, cmt[infusion]])
-    amounts = np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1)
-    rates = np.concatenate([rate, -rate[..., infusion]], axis=-1)
-    columns = [time, cmts, amounts, rates, np.concatenate([nominal, nominal[infusion]])]
-    if any(d.ss for d in doses):
-        columns = _steady_state_columns(model, regimen, n_subjects, columns, start, amount)
-    time, cmts, amounts, rates, _, *reset = columns
-    reset = reset[0] if reset else None
-    if time.ndim == 1:  # no per-subject lag: one event timeline shared by all subjects
-        # A reset goes before everything else given at its time.
-        order = np.lexsort((~reset, time)) if reset is not None else np.argsort(time, kind="stable")
-        return Events(
-            time=time[order],
-            cmt=cmts[order],
-            amount=amounts[..., order],
-            rate=rates[..., order],
-            reset=None if reset is None else reset[order],
-        )
-    shape = time.shape
-    order = np.lexsort((np.broadcast_to(~reset, shape), time)) if reset is not None else np.argsort(time, axis=1, kind="stable")
-
-    def take(a):
-        return np.take_along_axis(np.broadcast_to(a, shape), order, axis=1)
-
-    return Events(
-        time=take(time), cmt=take(cmts), amount=take(amounts), rate=take(rates), reset=None if reset is None else take(reset)
+    columns = _Columns(
+        time=np.concatenate([start, stop], axis=-1),
+        cmt=np.concatenate([cmt, cmt[infusion]]),
+        amount=np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1),
+        rate=np.concatenate([rate, -rate[..., infusion]], axis=-1),
+        origin=np.concatenate([nominal, nominal[infusion]]),
+        reset=np.zeros(len(nominal) + int(infusion.sum()), dtype=bool),
     )
+    for i, dose in enumerate(doses):
+        if dose.reset or dose.ss == 1:
+            columns = columns.reset_at(dose.time)
+        if dose.ss:
+            columns = columns.plus(_steady_state_events(model, dose, n_subjects, amount[..., i], start[..., i] - dose.time, duration[..., i]))
+    return columns.events(n_subjects)
 
 
-def _steady_state_columns(model, regimen, n, columns, start, amount):
-    """Add to the event columns what each steady-state dose implies (NONMEM SS=1 and SS=2).
+@dataclass(frozen=True)
+class _Columns:
+    """Event columns before sorting: time (h), cmt, amount (mg), rate change (mg/h), the nominal
+    time of the dose that caused the event, and the reset flag. Arrays are (n_events,) or, for
+    per-subject values, (n_subjects, n_events)."""
 
-    At a dose with ss the state just before it is the closed-form steady state of that dose
-    repeated every ii (``engine.steady``): added as amounts in each compartment, with the events
-    earlier doses of the pattern still owe (a lagged dose not yet absorbed, an infusion still
-    running). With ss=1 the system is first reset, and events that earlier doses of the regimen
-    would still cause at or after that time are dropped: the reset ends them.
-    """
-    time, cmts, amounts, rates, origin = (np.asarray(c, dtype=float) if i != 1 else c for i, c in enumerate(columns))
-    kin = model.kinetics(n)
-    lag = np.broadcast_to(np.asarray(model.tlag, dtype=float), (n,))
-    extra = []  # (time, cmt, amount, rate, origin, reset)
-    for i, dose in enumerate(regimen.doses):
-        if not dose.ss:
-            continue
-        cmt = DEPOT if dose.route == "oral" else CENTRAL
-        sources = tuple(sorted({cmt, CENTRAL} | ({PERIPHERAL} if np.any(kin.k12 > 0) else set())))
-        ss = steady_state(
-            kin,
-            sources,
-            cmt=cmt,
-            amount=np.broadcast_to(amount[..., i], (n,)),
-            tau=dose.ii,
-            lag=lag if dose.route == "oral" else np.zeros(n),
-            duration=np.full(n, dose.duration),
+    time: np.ndarray
+    cmt: np.ndarray
+    amount: np.ndarray
+    rate: np.ndarray
+    origin: np.ndarray
+    reset: np.ndarray
+
+    def reset_at(self, t: float) -> _Columns:
+        """Drop what earlier doses would still cause at or after ``t`` and add a reset event."""
+        keep = ~((self.origin < t) & np.all(np.atleast_2d(self.time) >= t, axis=0))
+        kept = _Columns(*(c[..., keep] for c in dataclasses.astuple(self)))
+        return kept.plus(_Columns(*(np.array(v) for v in ([t], [CENTRAL], [0.0], [0.0], [t], [True]))))
+
+    def plus(self, other: _Columns) -> _Columns:
+        def join(a, b):
+            if a.ndim == b.ndim:
+                return np.concatenate([a, b], axis=-1)
+            rows = max(a.shape[0] if a.ndim == 2 else 1, b.shape[0] if b.ndim == 2 else 1)
+            return np.concatenate([np.broadcast_to(a, (rows, a.shape[-1])), np.broadcast_to(b, (rows, b.shape[-1]))], axis=-1)
+
+        return _Columns(*(join(a, b) for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+
+    def events(self, n: int) -> Events:
+        """Sorted engine events; a reset goes before everything else at its time."""
+        reset = self.reset if np.any(self.reset) else None
+        if self.time.ndim == 1:
+            order = np.lexsort((~self.reset, self.time))
+            return Events(
+                time=self.time[order],
+                cmt=self.cmt[order],
+                amount=self.amount[..., order],
+                rate=self.rate[..., order],
+                reset=None if reset is None else reset[order],
+            )
+        shape = (n, self.time.shape[-1])
+        order = np.lexsort((np.broadcast_to(~self.reset, shape), self.time))
+
+        def take(a):
+            return np.take_along_axis(np.broadcast_to(a, shape), order, axis=1)
+
+        return Events(
+            time=take(self.time),
+            cmt=take(self.cmt),
+            amount=take(self.amount),
+            rate=take(self.rate),
+            reset=None if reset is None else take(reset),
         )
-        if dose.ss == 1:
-            keep = ~((origin < dose.time) & np.all(np.atleast_2d(time) >= dose.time, axis=0))
-            time, cmts, amounts, rates, origin = (c[..., keep] for c in (time, cmts, amounts, rates, origin))
-            extra.append((dose.time, CENTRAL, 0.0, 0.0, dose.time, True))
-        for c in range(3):
-            extra.append((dose.time, c, ss.state[c], 0.0, dose.time, False))
-        for offset, c, owed, rate in ss.pending:
-            extra.append((dose.time + offset, c, owed, rate, dose.time, False))
-    def col(values, base):
-        stacked = np.stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in values], axis=-1)
-        return np.concatenate([np.broadcast_to(base, (n, base.shape[-1])), stacked], axis=-1)
 
-    new_time = col([e[0] for e in extra], time)
-    if time.ndim == 1 and np.all(new_time == new_time[0]):
-        new_time = new_time[0]  # still one timeline shared by all subjects
-    return [
-        new_time,
-        np.concatenate([cmts, np.array([e[1] for e in extra], dtype=int)]),
-        col([e[2] for e in extra], amounts),
-        col([e[3] for e in extra], rates),
-        np.concatenate([origin, np.array([e[4] for e in extra])]),
-        np.concatenate([np.zeros(origin.shape, bool), np.array([e[5] for e in extra])]),
-    ]
+
+def _steady_state_events(model: Model, dose, n: int, amount, lag, duration) -> _Columns:
+    """The steady state of ``dose`` repeated every ``dose.ii`` as events at the dose time: its
+    amounts in each compartment, then what earlier doses of the pattern still owe."""
+    kin = model.kinetics(n)
+    cmt = _CMT[dose.route]
+    sources = tuple(sorted({cmt, CENTRAL} | ({PERIPHERAL} if np.any(kin.k12 > 0) else set())))
+    ss = steady_state(
+        kin,
+        sources,
+        cmt=cmt,
+        amount=np.broadcast_to(amount, (n,)),
+        tau=dose.ii,
+        lag=np.broadcast_to(lag, (n,)),
+        duration=np.broadcast_to(duration, (n,)),
+    )
+    rows = [(0.0, c, ss.state[c], 0.0) for c in range(3)] + list(ss.pending)
+    times = np.stack([np.broadcast_to(dose.time + np.asarray(r[0], dtype=float), (n,)) for r in rows], axis=-1)
+    return _Columns(
+        time=times[0] if np.all(times == times[0]) else times,
+        cmt=np.array([r[1] for r in rows]),
+        amount=np.stack([np.broadcast_to(np.asarray(r[2], dtype=float), (n,)) for r in rows], axis=-1),
+        rate=np.stack([np.broadcast_to(np.asarray(r[3], dtype=float), (n,)) for r in rows], axis=-1),
+        origin=np.full(len(rows), dose.time),
+        reset=np.zeros(len(rows), dtype=bool),
+    )
 
 
 def default_times(model: Model, regimen: Regimen) -> np.ndarray:
