@@ -1,6 +1,8 @@
 """The ``pkmodel`` command: simulate a regimen from the shell, print the exposure, save CSV and plot.
 
     pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --plot out/demo.png
+    pkmodel simulate --regimen alcohol-withdrawal --variant high     # a regimen of the label library
+    pkmodel regimens                                                  # list the label library
 
 Every invalid input ends with one line on stderr, ``pkmodel: error: <option>: <what is wrong>``,
 and exit status 2; nothing is written then. Output files are written to a temporary file next to
@@ -14,13 +16,14 @@ import argparse
 import os
 import sys
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from pkmodel import Model, PKModelError, PKModelWarning, Regimen, __version__, load_params, simulate
+from pkmodel import Model, PKModelError, PKModelWarning, Regimen, __version__, load_params, regimens, simulate
 from pkmodel.params import model_from_fields
 from pkmodel.simulate import Simulation, default_times
 from pkmodel.units import parse_quantity
@@ -38,6 +41,8 @@ _OPTION = {
     "route": "--route",
     "params": "--params",
     "times": "--until/--step",
+    "regimen": "--regimen",
+    "variant": "--variant",
     **{f: f"--{f}" for f in FIELDS},
 }
 _METRICS = {  # summary column -> (label in the one-subject table, column name for several subjects)
@@ -55,6 +60,7 @@ EXAMPLES = """examples:
   pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --csv out/demo.csv --plot out/demo.png
   pkmodel simulate --dose "1 g" --interval "24 h" --doses 7 --cl "3 L/h"        # oral, halved clearance
   pkmodel simulate --params none --cl "6 L/h" --v1 "50 L" --dose "500 mg" --route iv --infusion "30 min"
+  pkmodel simulate --regimen alcohol-withdrawal --variant high   # a label regimen; list them: pkmodel regimens
 
 Quantities carry their unit: mg or g; h, min, d or weeks; L/h or mL/min; L; 1/h.
 Concentrations are in mg/L (= µg/mL)."""
@@ -112,12 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         ("tlag", 'oral absorption lag, e.g. "15 min"'),
     ]:
         model.add_argument(f"--{field}", metavar="VALUE", help=text)
+    library = sim.add_argument_group(
+        "label regimen (instead of the dosing options)",
+        "A regimen of the label library (list: pkmodel regimens); it replaces --dose,\n"
+        "--route, --interval, --doses, --duration and --infusion.",
+    )
+    library.add_argument("--regimen", metavar="NAME", help='library regimen, e.g. "alcohol-withdrawal"')
+    library.add_argument(
+        "--variant", metavar="VARIANT", help='its variant: "low" (the default), "high", or another it defines'
+    )
     dosing = sim.add_argument_group("dosing")
-    dosing.add_argument("--dose", required=True, metavar="AMOUNT", help='amount per dose, e.g. "500 mg" or "1 g"')
+    dosing.add_argument(
+        "--dose", metavar="AMOUNT", help='amount per dose, e.g. "500 mg" or "1 g" (required without --regimen)'
+    )
     dosing.add_argument(
         "--route",
         choices=("iv", "oral"),
-        default="oral",
+        default=None,
         type=str.lower,
         help="iv: into a vein (a bolus, or an infusion with --infusion); oral (the default)",
     )
@@ -133,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", type=Path, metavar="PATH", help="write the curve as CSV (time_h, conc_mg_L, mg)")
     out.add_argument("--plot", type=Path, metavar="PATH", help="save a concentration-time plot (.png, .pdf or .svg)")
     out.add_argument("--quiet", action="store_true", help="print nothing (errors and warnings still go to stderr)")
+    listing = commands.add_parser(
+        "regimens",
+        help="list the label regimen library (or show one regimen: its quote, notes and variants)",
+        description="The label regimens of mildronate, each with its variants (low, high, ...).\n"
+        "Simulate one with: pkmodel simulate --regimen NAME [--variant VARIANT]",
+        formatter_class=fmt,
+        allow_abbrev=False,
+    )
+    listing.add_argument("name", nargs="?", metavar="NAME", help="show this regimen in full")
     return parser
 
 
@@ -145,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(done.code or 0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", PKModelWarning)
-            text = run_simulate(args)
+            text = run_simulate(args) if args.command == "simulate" else run_regimens(args)
     except _UsageError as err:
         return _fail(str(err))
     except PKModelError as err:
@@ -155,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pkmodel: warning: {' '.join(str(w.message).splitlines())}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    if not args.quiet:
+    if not getattr(args, "quiet", False):
         print(text)
     return 0
 
@@ -189,6 +215,7 @@ def run_simulate(args: argparse.Namespace) -> str:
     lines = [
         f"model:      {model.name or 'custom'}",
         f"parameters: {describe(model)}",
+        *([f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"] if args.regimen else []),
         f"regimen:    {regimen}",
         f"times:      {sim.times[0]:g} to {sim.times[-1]:g} h, {len(sim.times)} points",
         "",
@@ -214,20 +241,84 @@ def build_model(args: argparse.Namespace) -> Model:
     return model.replace(**given) if given else model
 
 
+_DOSING = ("dose", "route", "interval", "doses", "duration", "infusion")
+
+
 def build_regimen(args: argparse.Namespace) -> Regimen:
-    """The regimen the dosing options describe."""
+    """The regimen the dosing options describe, or the library regimen of ``--regimen``."""
+    if args.regimen is not None:
+        given = [f"--{option}" for option in _DOSING if getattr(args, option) is not None]
+        if given:
+            raise _UsageError(
+                f"--regimen: not allowed with {', '.join(given)} (a library regimen sets its own doses)"
+            )
+        return regimens.load(args.regimen, args.variant or regimens.DEFAULT_VARIANT)
+    if args.variant is not None:
+        raise _UsageError("--variant: needs --regimen NAME (see: pkmodel regimens)")
+    if args.dose is None:
+        raise _UsageError("--dose: required, or --regimen NAME for a label regimen (see: pkmodel regimens)")
+    route = args.route or "oral"
     infusion = args.infusion if args.infusion is not None else 0.0
-    if args.infusion is not None and args.route != "iv":
+    if args.infusion is not None and route != "iv":
         raise PKModelError("--infusion", args.infusion, "an infusion is an IV dose: add --route iv or drop --infusion")
     if args.interval is None:
         if args.doses is not None or args.duration is not None:
             option = "--doses" if args.doses is not None else "--duration"
             raise PKModelError(option, args.doses or args.duration, "repeated doses need --interval")
-        return Regimen.single(args.dose, args.route, duration=infusion)
+        return Regimen.single(args.dose, route, duration=infusion)
     if args.doses is None and args.duration is None:
         raise PKModelError("--interval", args.interval, "also give --doses N or --duration (treatment length)")
     return Regimen.repeated(
-        args.dose, args.interval, n_doses=args.doses, over=args.duration, route=args.route, duration=infusion
+        args.dose, args.interval, n_doses=args.doses, over=args.duration, route=route, duration=infusion
+    )
+
+
+def run_regimens(args: argparse.Namespace) -> str:
+    """The label regimen library as text: every regimen with its variants, or one in full."""
+    if args.name is not None:
+        try:
+            return describe_regimen(regimens.info(args.name))
+        except PKModelError as err:
+            if err.field == "regimen":  # the positional NAME, not --regimen
+                raise PKModelError("NAME", err.value, err.allowed) from None
+            raise
+    table = regimens.table()
+    lines = [
+        "Label regimens of mildronate (labelled mildronate amounts; time 0 is midnight before the first dose).",
+        "Simulate one: pkmodel simulate --regimen NAME [--variant VARIANT]; details: pkmodel regimens NAME",
+    ]
+    width = max(len(v) for v in table["variant"])
+    for name, rows in table.groupby("name", sort=True):
+        first = rows.iloc[0]
+        lines += ["", f"{name}  [{first['source']}]", *_wrapped(first["indication"], "  ")]
+        lines += [
+            f"  {row.variant:<{width}}  {row.regimen}  ({row.daily_dose_mg:g} mg/day, {row.n_doses} doses)"
+            for row in rows.itertuples()
+        ]
+    return "\n".join(lines)
+
+
+def describe_regimen(entry: dict) -> str:
+    """One library regimen in full: indication, source, quote, notes and variants."""
+    source = entry["source"]
+    lines = [f"{entry['name']}", *_wrapped(f"indication: {entry['indication']}", "  ")]
+    lines += _wrapped(f"source: {' '.join(source.get('title', source['key']).split())}", "  ")
+    lines += ["  quote:"] + [line for para in entry["quote"].split("\n\n") for line in _wrapped(para, "    ")]
+    if source.get("timing"):
+        lines += _wrapped(f"timing: {source['timing']}", "  ")
+    lines += _wrapped(f"max daily dose: {entry['max_daily_dose_mg']:g} mg", "  ")
+    lines += ["  notes:"] + [line for note in entry["notes"] for line in _wrapped(f"- {note}", "    ", "      ")]
+    lines += ["  variants:"]
+    for variant, v in entry["variants"].items():
+        lines.append(f"    {variant}: {v['regimen']}  ({v['daily_dose_mg']:g} mg/day, {v['n_doses']} doses)")
+        if v["note"]:
+            lines += _wrapped(v["note"], "      ")
+    return "\n".join(lines)
+
+
+def _wrapped(text: str, indent: str, subsequent: str | None = None) -> list[str]:
+    return textwrap.wrap(
+        " ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=subsequent or indent
     )
 
 

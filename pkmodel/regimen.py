@@ -231,10 +231,11 @@ class Regimen:
 
     @property
     def next_time(self) -> float:
-        """When the dose after the last one would be due (h): last dose + interval, or the end
-        of the last administration when the regimen does not repeat."""
-        last = self.doses[-1].time
-        return last + self.interval if self.interval is not None else self.end
+        """When the next period would start (h): the start of the last period + interval (for a
+        regimen at clock times, the first clock time of the next day), or the end of the last
+        administration when the regimen does not repeat."""
+        period = self.last_period()
+        return period[1] if period is not None else self.end
 
     def shifted(self, by: Any) -> Regimen:
         """The same regimen ``by`` hours later."""

@@ -284,6 +284,10 @@ class Simulation:
             columns[f"{name}_mg"] = amounts[:, c, :].ravel()
         return pd.DataFrame(columns)
 
+    def peak(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Cmax in mg/L, Tmax in h) per subject, refined on the exact curve (no other metric)."""
+        return exposure.peak(self._exposure_inputs())
+
     def summary(self) -> pd.DataFrame:
         """Exposure metrics per subject (one row each); see :func:`pkmodel.exposure.summarise`."""
         return exposure.summarise(self._exposure_inputs())
