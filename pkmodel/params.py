@@ -2,8 +2,10 @@
 
 A file has a ``[model]`` table (``name``, ``description``) and a ``[parameters.<field>]`` table per
 parameter with ``value`` (a number in internal units or a string with a unit, "15.34 h"),
-``basis`` ("label", "publication", "derived" or "assumption") and ``source`` (the sentence or
-citation it comes from, or the reasoning of the assumption). The fields chosen say how the model is
+``basis`` ("label", "publication", "derived", "fitted" or "assumption") and ``source`` (the
+sentence or citation it comes from, or the reasoning of the assumption). A ``[variants.<name>]``
+table may hold ``parameters`` that replace some of the base values (``load_params(name,
+variant=...)``). The fields chosen say how the model is
 built: ``t_half_alpha``/``t_half_beta`` for label-style half-lives (with ``v1`` and ``cl`` or
 ``k21``), ``k10``/``k12``/``k21`` for micro-constants, otherwise ``cl``, ``v1``, ``q``, ``v2``;
 ``ka``, ``f`` and ``tlag`` may join any of them.
@@ -23,7 +25,7 @@ from typing import Any
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model
 
-BASES = ("label", "publication", "derived", "assumption")
+BASES = ("label", "publication", "derived", "fitted", "assumption")
 _ABSORPTION = ("ka", "f", "tlag")
 _FORMS = {
     "half-lives": ("t_half_alpha", "t_half_beta", "v1", "cl", "k21"),
@@ -93,15 +95,23 @@ def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Par
             params[key] = Parameter(key, entry["value"], basis, entry.get("source"))
         else:
             params[key] = Parameter(key, entry, None, None)
-    return doc.get("model", {}), params
+    return doc.get("model", {}) | {"variants": doc.get("variants", {})}, params
 
 
-def load_params(name_or_path: str | Path, **overrides: Any) -> Model:
-    """Build the :class:`Model` a parameter file describes; ``overrides`` replace values
-    (same field names, e.g. ``cl=6.0``) before the model is built."""
+def load_params(name_or_path: str | Path, *, variant: str | None = None, **overrides: Any) -> Model:
+    """Build the :class:`Model` a parameter file describes, optionally one of its named
+    ``variant``s; ``overrides`` replace values (same field names, e.g. ``cl=6.0``) before the
+    model is built."""
     meta, params = read_params(name_or_path)
-    values = {k: p.value for k, p in params.items()} | overrides
-    return model_from_fields(values, name=str(meta.get("name", name_or_path)))
+    values = {k: p.value for k, p in params.items()}
+    name = str(meta.get("name", name_or_path))
+    if variant is not None:
+        variants = meta.get("variants", {})
+        if variant not in variants:
+            raise PKModelError("variant", variant, f"variants of {name_or_path}: {', '.join(variants) or 'none'}")
+        values |= variants[variant].get("parameters", {})
+        name = f"{name} ({variant})"
+    return model_from_fields(values | overrides, name=name)
 
 
 def model_from_fields(values: dict[str, Any], name: str = "") -> Model:

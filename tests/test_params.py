@@ -24,7 +24,13 @@ def test_mildronate_reproduces_the_label_half_lives():
     # Injection label: early half-life 5.56-6.55 h, terminal ("final") half-life 15.34 h.
     assert 5.56 <= m.t_half_alpha <= 6.55
     assert m.t_half_beta == pytest.approx(15.34, rel=1e-12)
-    assert m.n_compartments == 2 and m.f == 0.78 and m.ka > 0
+    assert m.n_compartments == 2 and 0 < m.f <= 1 and m.ka > 0
+    for end in (5.56, 6.55):
+        variant = load_params("mildronate", variant=f"alpha-{end}")
+        assert variant.t_half_alpha == pytest.approx(end, rel=1e-12)
+        assert variant.t_half_beta == pytest.approx(15.34, rel=1e-12)
+    with pytest.raises(PKModelError, match="alpha-5.56"):
+        load_params("mildronate", variant="alpha-7")
 
 
 def test_user_file_with_units_and_overrides(tmp_path):

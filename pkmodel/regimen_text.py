@@ -1,0 +1,384 @@
+"""Regimens written as text: "500 mg IV q12h x 14 d", "1 g PO bid at 08:00,14:00 for 10 days".
+
+mrgsolve's ``ev_rx`` reads such text with regular expressions and silently drops words it does
+not know ("100 mg q 24" loses "mg"). Here a tokenizer and a small recursive-descent parser read
+every word: a word that fits nowhere raises :class:`PKModelError` quoting it, giving its word
+number and character position and saying what was expected there. Every number + unit goes
+through :func:`pkmodel.units.parse_quantity`, and the result is built with the constructors of
+:class:`pkmodel.regimen.Regimen`, so text and code give identical doses.
+
+Grammar (keywords and routes case-insensitive; dots in words ignored, so "p.o." is "po"; units are
+read by units.py, which is case-sensitive except that time units have no case clash)::
+
+    text      = chain { ("+" | "and") chain }                  both at once (Regimen + Regimen)
+    chain     = part { "then" ["after" TIME] part }            sequence (Regimen.then, gap=TIME)
+    part      = NUMBER AMOUNT-UNIT route { [","] clause }      each clause kind at most once
+    route     = "iv" | "intravenous" | "po" | "oral"
+    clause    = frequency
+              | ("x" | "×") NUMBER ["doses" | TIME-UNIT]       10 doses, or a length "x 14 d"
+              | "for" NUMBER ("doses" | TIME-UNIT)             "for 6 weeks"
+              | "over" TIME | "rate" RATE | "at" RATE           infusion length or rate (mg/h)
+              | "at" CLOCK { ("," | "and") CLOCK }             clock times each day: Regimen.daily
+              | ["from" | "at"] ("ss" | "steady state")        start at steady state
+              | ("starting" | "start") ["at" | "from"] TIME | "from" TIME | "at" TIME
+    frequency = ("q" | "every") [NUMBER] TIME-UNIT             q12h, q 12 h, every 12 h, every day
+              | "daily" | "qd" | "bid" | "tid" | "qid" | "weekly"
+              | (NUMBER ("times" | "x") | ("one".."six") "times" | "once" | "twice" | "thrice" ["times"])
+                ("daily" | ("a" | "per") "day")                 "2 times a day", "twice daily"
+
+"x" and "for" need a frequency (or clock times) before them; a frequency needs a length; "x 14 d"
+at q12h is every dose that starts before 14 d (28 doses, Regimen.repeated's rule). Clock times
+mean "daily" and must number as many as the frequency's doses a day. A part after "then" starts
+when the previous one's next dose is due, so it may not have its own start or clock times.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from typing import NoReturn
+
+from pkmodel.errors import PKModelError
+from pkmodel.regimen import Regimen
+from pkmodel.units import parse_quantity
+
+# A typo such as "q1s for 52 weeks" would otherwise build millions of Dose objects before anyone
+# notices; no real regimen comes near this.
+MAX_DOSES = 100_000
+
+# Only ASCII digits (as in units.py). Letters and digits are separate tokens, so "q12h" reads
+# exactly like "q 12 h"; "/", "." and "-" may join letters ("mg/h", "p.o.", "steady-state").
+_TOKEN = re.compile(
+    r"(?P<space>\s+)|(?P<clock>[0-9]{1,2}:[0-9]{2})|(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+    r"|(?P<word>[^\W\d_]+(?:[./-][^\W\d_]+)*\.?)|(?P<punct>[,+×])"
+)
+_ROUTES = {"iv": "iv", "intravenous": "iv", "po": "oral", "oral": "oral"}
+_ROUTE_LIST = "IV, intravenous, PO, p.o. or oral"
+_PER_DAY = {"daily": 1, "qd": 1, "bid": 2, "tid": 3, "qid": 4}
+_ADVERBS = {"once": 1, "twice": 2, "thrice": 3}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_CONNECTORS = {"then", "and", "+"}
+# Words that start a clause: after "x 10" one of these means "10 doses", anything else a unit.
+_KEYWORDS = {
+    *_ROUTES, *_PER_DAY, *_ADVERBS, *_NUMBER_WORDS, *_CONNECTORS,
+    "q", "every", "weekly", "x", "for", "over", "rate", "at", "from", "ss", "steady", "steady-state",
+    "start", "starting", "after",
+}
+_STEADY = ("ss", "steady", "steady-state")
+_UNIT_OF = {"amount": "an amount unit", "time": "a time unit", "infusion_rate": "an infusion rate unit"}
+_SLOTS = {
+    "frequency": "the frequency", "length": "the length", "infusion": "the infusion length or rate",
+    "clock": "the clock times", "ss": "steady state", "start": "the start",
+}
+_CLAUSES = (
+    "a frequency (q12h, every 12 h, daily, bid, tid, qid, 2 times a day), a length ('x 10', 'x 14 d', "
+    "'for 7 days'), 'over 30 min', 'at 50 mg/h', 'at 08:00,20:00', 'from steady state', "
+    "'starting at 8 h', 'then', '+' or the end"
+)
+
+
+def parse_regimen(text: str) -> Regimen:
+    """The :class:`Regimen` written in ``text`` (grammar in the module docstring)."""
+    if not isinstance(text, str):
+        raise PKModelError("regimen", text, "expected a string such as '500 mg IV q12h x 14 d'")
+    if not text.strip():
+        raise PKModelError("regimen", text, "the text is empty: expected a regimen such as '500 mg IV q12h x 14 d'")
+    return _Parser(text).parse()
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # space is dropped; clock, number, word or punct
+    text: str
+    pos: int
+    key: str  # what the grammar compares: lower case, without dots
+
+
+@dataclass
+class _Part:
+    """One regimen before it is built: the dose, the route and each clause (value, text, pos)."""
+
+    amount: float
+    route: str = ""
+    slots: dict[str, tuple[object, str, int]] = field(default_factory=dict)
+    text: str = ""
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text, self.tokens, self.i = text, [], 0
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                self.fail_at(text[pos], pos, "unexpected character; expected words, numbers, clock times, ',' or '+'")
+            if m.lastgroup != "space":
+                key = m.group().lower().replace(".", "") if m.lastgroup == "word" else m.group().replace("×", "x")
+                self.tokens.append(_Token(m.lastgroup, m.group(), pos, key))
+            pos = m.end()
+
+    # --- reading tokens -----------------------------------------------------------------------
+
+    def peek(self, ahead: int = 0) -> _Token | None:
+        j = self.i + ahead
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def key(self, ahead: int = 0) -> str | None:
+        tok = self.peek(ahead)
+        return tok.key if tok else None
+
+    def take(self) -> _Token:
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def next_is(self, kind: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind == kind
+
+    def accept(self, *keys: str) -> _Token | None:
+        return self.take() if self.key() in keys else None
+
+    def fail_at(self, word: str, pos: int, message: str) -> NoReturn:
+        number = len(re.findall(r"\S+", self.text[: pos + 1]))  # the user's words, not our tokens
+        raise PKModelError("regimen", self.text, f"'{word}' (word {number}, character {pos + 1}): {message}")
+
+    def fail(self, tok: _Token | None, message: str) -> NoReturn:
+        if tok is None:  # the text ended too early: point at its last word
+            last = self.tokens[-1]
+            self.fail_at(last.text, last.pos, f"the text ends after it; {message}")
+        self.fail_at(tok.text, tok.pos, message)
+
+    def number(self, expected: str) -> _Token:
+        tok = self.peek()
+        if tok is None or tok.kind != "number":
+            self.fail(tok, f"expected {expected}")
+        return self.take()
+
+    def whole(self, tok: _Token, what: str) -> int:
+        if "." in tok.text or not 1 <= float(tok.text) <= MAX_DOSES:  # float() first: no 5000-digit int()
+            self.fail(tok, f"{what} must be a whole number from 1 to {MAX_DOSES}")
+        return int(tok.text)
+
+    def measure(self, kind: str, what: str, num: _Token | str | None = None, *, positive: bool = True) -> float:
+        """NUMBER UNIT of ``kind``, read by units.py. ``num``: the number token, already taken, or
+        the number a text may leave out ("every day" is "every 1 day"); None: read it here."""
+        if num is None:
+            num = self.number(f"a number for {what}")
+        count = num if isinstance(num, str) else num.text
+        unit = self.peek()
+        written = unit.text.rstrip(".") if unit is not None and unit.kind == "word" else ""
+        try:
+            value = parse_quantity(f"{count} {written}", kind, field="regimen")  # type: ignore[arg-type]
+        except PKModelError as err:
+            try:  # no two time units differ only by case, so "Q12H" and "14 D" are safe to read
+                if kind != "time":
+                    raise
+                value = parse_quantity(f"{count} {written.lower()}", "time", field="regimen")
+            except PKModelError:
+                if self.is_unit(unit, kind):  # the unit is fine; the number is not (e.g. too large)
+                    self.fail(unit if isinstance(num, str) else num, f"{what}: {err.allowed}")
+                self.fail(unit, f"expected {_UNIT_OF[kind]} for {what}; {err.allowed}")
+        if positive and not value > 0:
+            self.fail(unit if isinstance(num, str) else num, f"{what} must be more than 0")
+        self.take()
+        return value
+
+    def is_unit(self, tok: _Token | None, kind: str) -> bool:
+        try:
+            return tok is not None and tok.kind == "word" and bool(
+                parse_quantity(f"1 {tok.text.rstrip('.')}", kind, field="regimen")  # type: ignore[arg-type]
+            )
+        except PKModelError:
+            return False
+
+    def set(self, part: _Part, slot: str, value: object, start: int) -> None:
+        first, last = self.tokens[start], self.tokens[self.i - 1]
+        said = self.text[first.pos : last.pos + len(last.text)]
+        if slot in part.slots:
+            self.fail_at(said, first.pos, f"{_SLOTS[slot]} is already given by '{part.slots[slot][1]}'; give it once")
+        part.slots[slot] = (value, said, first.pos)
+
+    # --- grammar ----------------------------------------------------------------------------------
+
+    def parse(self) -> Regimen:
+        regimen = self.chain()
+        while self.accept("+", "and"):  # chain() stops only at the end or at one of these
+            regimen = regimen + self.chain()
+        return regimen
+
+    def chain(self) -> Regimen:
+        regimen = self.build(self.part())
+        while self.accept("then"):
+            self.accept(",")
+            gap = self.measure("time", "the break after 'then'", positive=False) if self.accept("after") else 0.0
+            self.accept(",")
+            part = self.part()
+            # Regimen.then moves the part to when the previous one's next dose is due: a start would
+            # be ignored and clock times would stop being clock times. Say so rather than do it.
+            if "start" in part.slots:
+                _, said, pos = part.slots["start"]
+                self.fail_at(said, pos, "a part after 'then' starts when the previous one ends; write 'then after 2 d'")
+            if "clock" in part.slots:
+                _, said, pos = part.slots["clock"]
+                self.fail_at(said, pos, "after 'then' the doses would move off these clock times; write "
+                             "'+ <dose> at <times> for <length> starting <whole days>' instead")
+            regimen = regimen.then(self.build(part), gap=gap)
+        return regimen
+
+    def part(self) -> _Part:
+        first = self.number("a dose such as '500 mg' (a number, then a unit)")
+        part = _Part(self.measure("amount", "the dose", first))
+        tok = self.peek()
+        if tok is None or tok.key not in _ROUTES:
+            self.fail(tok, f"expected a route: {_ROUTE_LIST}")
+        part.route, route = _ROUTES[tok.key], self.take()
+        while (tok := self.peek()) is not None and tok.key not in _CONNECTORS:
+            start, k = self.i, self.take().key
+            if k == ",":
+                if self.peek() is None:
+                    self.fail(None, "expected another clause after the ','")
+                continue
+            if k in _ROUTES:
+                self.fail(tok, f"the route is already given by '{route.text}'")
+            elif k in ("q", "every"):
+                implied = None if self.next_is("number") else "1"  # "every day" = "every 1 day"
+                hours = self.measure("time", f"the interval after '{tok.text}'", implied)
+                per_day = 24 / hours  # doses a day, needed only to check a list of clock times
+                whole = math.isfinite(per_day) and per_day >= 0.5 and abs(per_day - round(per_day)) < 1e-9
+                per_day = round(per_day) if whole else None
+                self.set(part, "frequency", (hours, per_day), start)
+            elif k == "weekly":
+                self.set(part, "frequency", (168.0, None), start)
+            elif k in _PER_DAY:
+                self.set(part, "frequency", (24.0 / _PER_DAY[k], _PER_DAY[k]), start)
+            elif tok.kind == "number" or k in _ADVERBS or k in _NUMBER_WORDS:
+                n = self.times_a_day(tok)
+                self.set(part, "frequency", (24.0 / n, n), start)
+            elif k in ("x", "for"):
+                self.set(part, "length", self.length(tok, part), start)
+            elif k == "over":
+                self.set(part, "infusion", {"duration": self.measure("time", "the infusion length")}, start)
+            elif k == "rate":
+                self.set(part, "infusion", {"rate": self.measure("infusion_rate", "the infusion rate")}, start)
+            elif k == "at" and self.next_is("clock"):
+                self.set(part, "clock", self.clocks(), start)
+            elif k == "at" and self.is_unit(self.peek(1), "infusion_rate"):
+                self.set(part, "infusion", {"rate": self.measure("infusion_rate", "the infusion rate")}, start)
+            elif k in _STEADY or (k in ("at", "from") and self.key() in _STEADY):
+                self.steady_state(tok if k not in ("at", "from") else self.take())
+                self.set(part, "ss", True, start)
+            elif k in ("at", "from", "start", "starting"):
+                if k in ("start", "starting"):
+                    self.accept("at", "from")
+                what = f"the start time after '{tok.text}' (or clock times such as 08:00, or a rate such as 50 mg/h)"
+                self.set(part, "start", self.measure("time", what, positive=False), start)
+            else:
+                self.fail(tok, f"expected {_CLAUSES}")
+        last = self.tokens[self.i - 1]
+        part.text = self.text[first.pos : last.pos + len(last.text)]
+        return part
+
+    def times_a_day(self, tok: _Token) -> int:
+        """'2 times a day', 'three times daily', 'twice daily', 'once a day': doses per day."""
+        if tok.key in _ADVERBS:
+            n = _ADVERBS[tok.key]
+        else:
+            n = _NUMBER_WORDS[tok.key] if tok.kind == "word" else self.whole(tok, "the number of doses a day")
+            if not self.accept("times", "x"):
+                self.fail(self.peek(), f"expected 'times' after '{tok.text}' (as in '2 times a day')")
+        if not self.accept("daily") and not (self.accept("a", "per") and self.accept("day")):
+            self.fail(self.peek(), "expected 'daily' or 'a day' (as in 'twice daily' or '2 times a day')")
+        return n
+
+    def length(self, tok: _Token, part: _Part) -> dict[str, float]:
+        """After 'x' or 'for': a number of doses, or a treatment length."""
+        if "frequency" not in part.slots and "clock" not in part.slots:  # clock times mean "daily"
+            self.fail(tok, f"a frequency such as q12h (or clock times) is needed before '{tok.text}'")
+        num = self.number(f"a number of doses or a treatment length after '{tok.text}', e.g. '{tok.text} 10 doses' "
+                          f"or '{tok.text} 14 d'")
+        unit = self.peek()
+        # "x 10" ends where the next clause starts; "for 10" must say what 10 is.
+        if self.key() in ("dose", "doses") or (
+            tok.key == "x" and (unit is None or unit.kind != "word" or unit.key in _KEYWORDS)
+        ):
+            self.accept("dose", "doses")
+            return {"n_doses": self.whole(num, "the number of doses")}
+        return {"over": self.measure("time", f"the treatment length after '{tok.text}' (or write 'doses')", num)}
+
+    def clocks(self) -> list[str]:
+        """'08:00, 14:00' or '08:00 and 20:00' (a ',' or 'and' not followed by a time ends it)."""
+        times: list[str] = []
+        while True:
+            tok = self.take()
+            hours, minutes = map(int, tok.text.split(":"))
+            if hours > 23 or minutes > 59:
+                self.fail(tok, "expected a clock time from 00:00 to 23:59")
+            time = f"{hours:02d}:{minutes:02d}"
+            if time in times:
+                self.fail(tok, "this clock time is already given")
+            times.append(time)
+            nxt = self.peek(1)
+            if self.key() not in (",", "and") or nxt is None or nxt.kind != "clock":
+                return times
+            self.take()
+
+    def steady_state(self, tok: _Token) -> None:
+        if tok.key == "steady" and not self.accept("state"):
+            self.fail(self.peek(), "expected 'state' after 'steady'")
+
+    # --- building ----------------------------------------------------------------------------------
+
+    def build(self, part: _Part) -> Regimen:
+        """The Regimen constructor call that the clauses of ``part`` describe. Combinations the
+        constructors would reject are checked first, so the message can point at the clause."""
+        slots = {name: value for name, (value, _, _) in part.slots.items()}
+
+        def fail(slot: str, message: str) -> NoReturn:
+            _, said, pos = part.slots[slot]
+            self.fail_at(said, pos, message)
+
+        infusion: dict = slots.get("infusion", {})  # type: ignore[assignment]
+        length: dict = slots.get("length", {})  # type: ignore[assignment]
+        start = slots.get("start", 0.0)
+        if "clock" in slots:
+            at: list[str] = slots["clock"]  # type: ignore[assignment]
+            per_day = slots.get("frequency", (24.0, len(at)))[1]  # type: ignore[index]
+            if per_day != len(at):
+                means = f"{per_day} doses a day" if per_day else "no whole number of doses a day"
+                given = f"{len(at)} clock time{'s' * (len(at) > 1)} given"
+                fail("clock", f"{given}, but '{part.slots['frequency'][1]}' means {means}")
+            if "ss" in slots:
+                fail("ss", "steady state cannot be combined with clock times")
+            if not length:
+                fail("clock", "expected a length for the clock times, e.g. 'for 10 days' or 'x 20 doses'")
+            if "n_doses" in length and length["n_doses"] % len(at):
+                fail("length", f"with {len(at)} clock times a day, the number of doses must be a multiple of {len(at)}")
+            if start % 24:
+                fail("start", "with clock times, the start must be a whole number of days (e.g. 'starting 2 d')")
+            if length.get("over", 0) / 24 > MAX_DOSES / len(at):
+                fail("length", f"more than {MAX_DOSES} doses")
+            duration = infusion.get("duration", part.amount / infusion["rate"] if "rate" in infusion else 0.0)
+            span = {"days": length["n_doses"] // len(at)} if "n_doses" in length else length
+            make = partial(
+                Regimen.daily, part.amount, at, route=part.route, duration=duration, start_day=int(start // 24), **span
+            )
+        elif "frequency" in slots:
+            interval = slots["frequency"][0]  # type: ignore[index]
+            if not length:
+                fail("frequency", "expected a length after it: 'x 10' (doses), 'x 14 d' or 'for 14 days'")
+            if length.get("over", 0) / interval > MAX_DOSES:
+                fail("length", f"more than {MAX_DOSES} doses at this frequency")
+            make = partial(
+                Regimen.repeated, part.amount, interval, route=part.route, start=start, steady_state="ss" in slots,
+                **length, **infusion,
+            )
+        else:
+            if "ss" in slots:
+                fail("ss", "steady state needs a frequency such as q12h")
+            make = partial(Regimen.single, part.amount, part.route, time=start, **infusion)
+        try:
+            return make()
+        except PKModelError as err:  # not expected after the checks above; still say which part
+            raise PKModelError("regimen", self.text, f"in '{part.text}': {err}") from None
