@@ -2,6 +2,7 @@
 
     pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --plot out/demo.png
     pkmodel simulate --regimen alcohol-withdrawal --variant high     # a regimen of the label library
+    pkmodel simulate --regimen "500 mg PO bid at 08:00,14:00 for 10 days"   # a regimen in words
     pkmodel regimens                                                  # list the label library
 
 Every invalid input ends with one line on stderr, ``pkmodel: error: <option>: <what is wrong>``,
@@ -61,6 +62,7 @@ EXAMPLES = """examples:
   pkmodel simulate --dose "1 g" --interval "24 h" --doses 7 --cl "3 L/h"        # oral, halved clearance
   pkmodel simulate --params none --cl "6 L/h" --v1 "50 L" --dose "500 mg" --route iv --infusion "30 min"
   pkmodel simulate --regimen alcohol-withdrawal --variant high   # a label regimen; list them: pkmodel regimens
+  pkmodel simulate --regimen "1 g PO daily for 6 weeks" --tlag "20 min"
 
 Quantities carry their unit: mg or g; h, min, d or weeks; L/h or mL/min; L; 1/h.
 Concentrations are in mg/L (= µg/mL)."""
@@ -123,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         "A regimen of the label library (list: pkmodel regimens); it replaces --dose,\n"
         "--route, --interval, --doses, --duration and --infusion.",
     )
-    library.add_argument("--regimen", metavar="NAME", help='library regimen, e.g. "alcohol-withdrawal"')
+    library.add_argument(
+        "--regimen",
+        metavar="NAME_OR_TEXT",
+        help='library regimen, e.g. "alcohol-withdrawal", or a regimen in words, e.g. '
+        '"500 mg IV over 30 min q24h x 10 then 500 mg PO bid for 4 weeks"',
+    )
     library.add_argument(
         "--variant", metavar="VARIANT", help='its variant: "low" (the default), "high", or another it defines'
     )
@@ -215,7 +222,11 @@ def run_simulate(args: argparse.Namespace) -> str:
     lines = [
         f"model:      {model.name or 'custom'}",
         f"parameters: {describe(model)}",
-        *([f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"] if args.regimen else []),
+        *(
+            [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
+            if args.regimen in regimens.names()
+            else []
+        ),
         f"regimen:    {regimen}",
         f"times:      {sim.times[0]:g} to {sim.times[-1]:g} h, {len(sim.times)} points",
         "",
@@ -252,7 +263,11 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
             raise _UsageError(
                 f"--regimen: not allowed with {', '.join(given)} (a library regimen sets its own doses)"
             )
-        return regimens.load(args.regimen, args.variant or regimens.DEFAULT_VARIANT)
+        # A library name has no digits; anything with a number is a regimen in words.
+        if args.variant is not None or not any(ch.isdigit() for ch in args.regimen):
+            return regimens.load(args.regimen, args.variant or regimens.DEFAULT_VARIANT)
+        # Not a library name: a regimen written out, e.g. "500 mg IV q12h x 14 d".
+        return Regimen.parse(args.regimen)
     if args.variant is not None:
         raise _UsageError("--variant: needs --regimen NAME (see: pkmodel regimens)")
     if args.dose is None:

@@ -141,3 +141,27 @@ def test_bad_library_options(tmp_path, capsys, args, words):
     code, out, err = run(capsys, "simulate", *args, "--csv", str(csv))
     one_line_error(code, out, err, *words)
     assert not csv.exists()
+
+
+def test_regimen_in_words(tmp_path, capsys):
+    from pkmodel import Regimen, load_params, simulate
+    from pkmodel.cli import main
+
+    text = "500 mg PO bid at 08:00,14:00 for 10 days"
+    csv = tmp_path / "words.csv"
+    assert main(["simulate", "--regimen", text, "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "500 mg oral at 08:00,14:00 daily for 10 d" in out and "library:" not in out
+    import pandas as pd
+
+    written = pd.read_csv(csv)
+    expected = simulate(load_params("mildronate"), Regimen.parse(text), written.time_h.to_numpy())
+    assert abs(written.conc_mg_L.to_numpy() - expected.concentration[0]).max() < 1e-12
+
+
+def test_regimen_in_words_with_a_typo_is_one_line(capsys):
+    from pkmodel.cli import main
+
+    assert main(["simulate", "--regimen", "500 mg PO bid for 10 dayz"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'dayz'" in err[0] and err[0].startswith("pkmodel: error: --regimen")
