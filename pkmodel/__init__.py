@@ -9,9 +9,11 @@ Units everywhere: mg, L, h, mg/L (= µg/mL), L/h, 1/h.
 
 from pkmodel import regimens
 from pkmodel.dataset import dataset_regimens, read_dataset, write_dataset
+from pkmodel.dosing import suggest_dose
 from pkmodel.errors import PKModelError, PKModelWarning
 from pkmodel.model import Model
 from pkmodel.params import load_params
+from pkmodel.patients import Patient
 from pkmodel.regimen import Dose, Regimen
 from pkmodel.simulate import Simulation, simulate
 from pkmodel.simulate_dataset import simulate_dataset
@@ -21,6 +23,7 @@ __all__ = [
     "Model",
     "PKModelError",
     "PKModelWarning",
+    "Patient",
     "Regimen",
     "Simulation",
     "dataset_regimens",
@@ -29,6 +32,7 @@ __all__ = [
     "regimens",
     "simulate",
     "simulate_dataset",
+    "suggest_dose",
     "write_dataset",
 ]
 __version__ = "0.1.0"

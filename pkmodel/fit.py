@@ -14,6 +14,7 @@ Metrics: ``cmax``, ``tmax`` (single dose, from 0 to 24 h), ``auc_0_24`` (mg·h/L
 from __future__ import annotations
 
 import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from scipy.optimize import least_squares
 from scipy.special import expit, logit
 
 from pkmodel.errors import PKModelError
+from pkmodel.label import LabelWarning
 from pkmodel.model import LN2, Model
 from pkmodel.params import data_dir
 from pkmodel.regimen import Regimen
@@ -85,6 +87,13 @@ def load_targets(name_or_path: str | Path = "mildronate-targets") -> list[Target
 
 def predict(model: Model, target: Target) -> float:
     """The model's value of ``target.metric`` under ``target.regimen``."""
+    with warnings.catch_warnings():
+        # Study regimens (up to 1500 mg at once) are facts to match, not prescriptions.
+        warnings.simplefilter("ignore", LabelWarning)
+        return _predict(model, target)
+
+
+def _predict(model: Model, target: Target) -> float:
     if target.metric in ("f", "t_half_alpha", "t_half_beta"):
         return float(getattr(model, target.metric))
     if target.metric == "cmax_ss":

@@ -69,6 +69,9 @@ class Model:
         f: bioavailability of oral doses, in (0, 1]. IV doses are complete by definition.
         tlag: absorption lag time of oral doses, h (>= 0).
         name: a label for tables and plots.
+        label: the file in ``params/`` with the drug's label rules and special-population
+            factors (e.g. "mildronate-populations"); :func:`simulate` then applies them. None for
+            a model without a label.
     """
 
     cl: Value
@@ -79,6 +82,7 @@ class Model:
     f: Value = 1.0
     tlag: Value = 0.0
     name: str = ""
+    label: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -258,7 +262,7 @@ class Model:
         return Kinetics.of(0.0, self.k10, self.k12, self.k21)
 
     def _arrays(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "name"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("name", "label")}
 
     def __repr__(self) -> str:
         shown = []

@@ -111,7 +111,7 @@ def load_params(name_or_path: str | Path, *, variant: str | None = None, **overr
             raise PKModelError("variant", variant, f"variants of {name_or_path}: {', '.join(variants) or 'none'}")
         values |= variants[variant].get("parameters", {})
         name = f"{name} ({variant})"
-    return model_from_fields(values | overrides, name=name)
+    return model_from_fields(values | overrides, name=name).replace(label=meta.get("label"))
 
 
 def model_from_fields(values: dict[str, Any], name: str = "") -> Model:

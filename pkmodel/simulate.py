@@ -26,7 +26,10 @@ from pkmodel import exposure
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
+from pkmodel.label import check_label, load_label_rules
 from pkmodel.model import Model
+from pkmodel.params import data_dir
+from pkmodel.patients import Patient, PopulationFactors, apply_patient, load_population_factors
 from pkmodel.regimen import Regimen
 from pkmodel.units import parse_quantity
 
@@ -350,18 +353,38 @@ def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
 
 
 def simulate(
-    model: Model, regimen: Regimen, times: Sequence[float] | np.ndarray | None = None, *, method: str = "auto"
+    model: Model,
+    regimen: Regimen,
+    times: Sequence[float] | np.ndarray | None = None,
+    *,
+    patient: Patient | None = None,
+    factors: PopulationFactors | None = None,
+    method: str = "auto",
 ) -> Simulation:
     """Simulate ``regimen`` in ``model``; the one front door of pkmodel.
 
     ``model``: a :class:`Model` (array parameters give one subject per element);
     ``regimen``: a :class:`Regimen`; ``times``: sorted output times in h (numbers, or strings
-    such as "12 h"), by default :func:`default_times`. Returns a :class:`Simulation` whose
-    ``concentration`` is in mg/L.
+    such as "12 h"), by default :func:`default_times`. ``patient``: a
+    :class:`pkmodel.patients.Patient` whose renal and hepatic function scale the clearance
+    (``factors``: the population factors, by default those of the model's label file). When
+    the model has a label (``model.label``, e.g. the shipped mildronate model), every label rule
+    the patient or the regimen meets issues a :class:`pkmodel.label.LabelWarning`. Returns a
+    :class:`Simulation` whose ``concentration`` is in mg/L.
     """
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
     if not isinstance(regimen, Regimen):
         raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
+    label_file = None if model.label is None else data_dir() / f"{model.label}.toml"
+    if patient is not None:
+        if factors is None and label_file is None:
+            raise PKModelError(
+                "factors", None, "this model has no label file: give population factors (load_population_factors(path))"
+            )
+        factors = factors or load_population_factors(label_file)
+        model = apply_patient(model, patient, factors)
+    if label_file is not None:
+        check_label(patient, regimen, rules=load_label_rules(label_file), factors=factors, stacklevel=3)
     grid = default_times(model, regimen) if times is None else _times(times)
     return Simulation(model, regimen, grid, method=method)

@@ -10,6 +10,7 @@ import pytest
 
 from pkmodel import load_params, regimens, simulate
 from pkmodel.cli import main
+from pkmodel.label import LabelWarning
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -68,9 +69,14 @@ def test_simulate_a_library_regimen_equals_the_library(tmp_path, capsys):
     csv, png = tmp_path / "out" / "aw.csv", tmp_path / "out" / "aw.png"
     code, out, err = run(capsys, "simulate", "--regimen", "alcohol-withdrawal", "--variant", "high",
                          "--csv", str(csv), "--plot", str(png))
-    assert (code, err) == (0, "")
+    assert code == 0
+    # 2 g a day, the last doses in the evening: the label's two cautions, one line each.
+    warned = err.strip().splitlines()
+    assert len(warned) == 2 and all(line.startswith("pkmodel: warning: ") for line in warned)
+    assert "maximum daily dose of 1000 mg" in warned[0] and "after 15:00" in warned[1]
     regimen = regimens.load("alcohol-withdrawal", "high")
-    sim = simulate(load_params("mildronate"), regimen)
+    with pytest.warns(LabelWarning):
+        sim = simulate(load_params("mildronate"), regimen)
     data = pd.read_csv(csv)
     np.testing.assert_allclose(data["time_h"], sim.times, rtol=0, atol=1e-12)
     np.testing.assert_allclose(data["conc_mg_L"], sim.concentration[0], rtol=0, atol=1e-12)
