@@ -117,16 +117,16 @@ class Model:
         if k21 is None:
             if np.any(np.asarray(k12) != 0):
                 raise PKModelError("k21", None, "k21 (> 0) is required when k12 > 0")
-            return cls(cl=_unarray(np.asarray(k10) * np.asarray(v1)), v1=v1, **absorption)
+            return cls(cl=to_value(np.asarray(k10) * np.asarray(v1)), v1=v1, **absorption)
         k21 = _param(k21, "k21", "rate_constant", "> 0")
         if not np.all(np.asarray(k12) > 0):
             raise PKModelError("k12", k12, "must be > 0 with k21 given (use k21=None for one compartment)")
-        q = _unarray(np.asarray(k12) * np.asarray(v1))
+        q = to_value(np.asarray(k12) * np.asarray(v1))
         return cls(
-            cl=_unarray(np.asarray(k10) * np.asarray(v1)),
+            cl=to_value(np.asarray(k10) * np.asarray(v1)),
             v1=v1,
             q=q,
-            v2=_unarray(np.asarray(q) / np.asarray(k21)),
+            v2=to_value(np.asarray(q) / np.asarray(k21)),
             **absorption,
         )
 
@@ -168,10 +168,10 @@ class Model:
             raise PKModelError(
                 field,
                 given,
-                f"must lie strictly between {_fmt(lo)} and {_fmt(hi)} for these half-lives and V1 "
+                f"must lie strictly between {format_value(lo)} and {format_value(hi)} for these half-lives and V1 "
                 "(k12 would be negative)",
             )
-        return cls.from_micro(_unarray(k10), v1, k12=_unarray(k12), k21=_unarray(k21_), **absorption)
+        return cls.from_micro(to_value(k10), v1, k12=to_value(k12), k21=to_value(k21_), **absorption)
 
     def replace(self, **changes: Any) -> Model:
         """A copy with some fields changed (the model itself is immutable)."""
@@ -192,63 +192,63 @@ class Model:
     @property
     def k10(self) -> Value:
         """Elimination rate constant from the central compartment, 1/h."""
-        return _unarray(np.asarray(self.cl) / np.asarray(self.v1))
+        return to_value(np.asarray(self.cl) / np.asarray(self.v1))
 
     @property
     def k12(self) -> Value:
         """Central to peripheral rate constant, 1/h."""
-        return _unarray(np.asarray(self.q) / np.asarray(self.v1))
+        return to_value(np.asarray(self.q) / np.asarray(self.v1))
 
     @property
     def k21(self) -> Value:
         """Peripheral to central rate constant, 1/h (0 for one compartment)."""
         if self.v2 is None:
             return 0.0
-        return _unarray(np.asarray(self.q) / np.asarray(self.v2))
+        return to_value(np.asarray(self.q) / np.asarray(self.v2))
 
     @property
     def alpha(self) -> Value:
         """Fast (distribution) disposition rate constant, 1/h; k10 for one compartment."""
-        return _unarray(self._kinetics().alpha)
+        return to_value(self._kinetics().alpha)
 
     @property
     def beta(self) -> Value:
         """Slow (terminal) disposition rate constant, 1/h; 0 for one compartment."""
-        return _unarray(self._kinetics().beta) if self.v2 is not None else 0.0
+        return to_value(self._kinetics().beta) if self.v2 is not None else 0.0
 
     @property
     def t_half_alpha(self) -> Value:
         """Distribution half-life ln2/alpha, h (the elimination half-life for one compartment)."""
-        return _unarray(LN2 / np.asarray(self.alpha))
+        return to_value(LN2 / np.asarray(self.alpha))
 
     @property
     def t_half_beta(self) -> Value:
         """Terminal half-life ln2/beta, h (the elimination half-life for one compartment)."""
         if self.v2 is None:
             return self.t_half_alpha
-        return _unarray(LN2 / np.asarray(self.beta))
+        return to_value(LN2 / np.asarray(self.beta))
 
     @property
     def vss(self) -> Value:
         """Volume of distribution at steady state V1 + V2, L."""
-        return self.v1 if self.v2 is None else _unarray(np.asarray(self.v1) + np.asarray(self.v2))
+        return self.v1 if self.v2 is None else to_value(np.asarray(self.v1) + np.asarray(self.v2))
 
     @property
     def auc_per_dose(self) -> Value:
         """AUC from 0 to infinity per mg of an IV dose, h/L (= 1/CL); times F for oral doses."""
-        return _unarray(1.0 / np.asarray(self.cl))
+        return to_value(1.0 / np.asarray(self.cl))
 
     @property
     def coef_a(self) -> Value:
         """A in C(t) = A e^(-alpha t) + B e^(-beta t) per mg of IV bolus, 1/L."""
         kin = self._kinetics()
-        return _unarray(kin.alpha_k21 / (np.asarray(self.v1) * kin.alpha_minus_beta))
+        return to_value(kin.alpha_k21 / (np.asarray(self.v1) * kin.alpha_minus_beta))
 
     @property
     def coef_b(self) -> Value:
         """B in C(t) = A e^(-alpha t) + B e^(-beta t) per mg of IV bolus, 1/L (0 for one compartment)."""
         kin = self._kinetics()
-        return _unarray(kin.g / (np.asarray(self.v1) * kin.alpha_minus_beta))
+        return to_value(kin.g / (np.asarray(self.v1) * kin.alpha_minus_beta))
 
     def kinetics(self, n_subjects: int) -> Kinetics:
         """Rate constants for the engine, each of shape (n_subjects,). ka is 0 when absent."""
@@ -273,7 +273,7 @@ class Model:
                 or (key == "f" and np.all(np.asarray(value) == 1))
             ):
                 continue
-            shown.append(f"{key}={_fmt(value)}")
+            shown.append(f"{key}={format_value(value)}")
         label = f"{self.name!r}, " if self.name else ""
         return f"Model({label}{', '.join(shown)})"
 
@@ -286,12 +286,14 @@ def _fraction(text: str, field: str) -> float:
         raise PKModelError(field, text, "expected a fraction such as 0.78 or a percentage such as '78 %'") from None
 
 
-def _unarray(x: Any) -> Value:
+def to_value(x: Any) -> Value:
+    """A float for a scalar, else a float array (parameters keep the shape they were given)."""
     arr = np.asarray(x, dtype=float)
     return float(arr) if arr.ndim == 0 else arr
 
 
-def _fmt(x: Any) -> str:
+def format_value(x: Any) -> str:
+    """A parameter value for messages and repr: the number, or an array's size and median."""
     arr = np.asarray(x, dtype=float)
     if arr.ndim == 0:
         return f"{float(arr):.6g}"

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from pkmodel.errors import PKModelError
-from pkmodel.model import Model
+from pkmodel.model import Model, format_value, to_value
 from pkmodel.params import BASES, data_dir
 
 FILE = "mildronate-populations.toml"
@@ -134,7 +134,7 @@ class Patient:
             value = getattr(self, f.name)
             if value is None or value is False:
                 continue
-            shown.append(f"{f.name}={_fmt(value) if not isinstance(value, (str, bool)) else repr(value)}")
+            shown.append(f"{f.name}={format_value(value) if not isinstance(value, (str, bool)) else repr(value)}")
         return f"Patient({', '.join(shown)})"
 
 
@@ -421,7 +421,7 @@ def cockcroft_gault(age: Any, weight: Any, serum_creatinine: Any, sex: Any) -> V
         raise PKModelError("sex", sex, 'Cockcroft-Gault needs "female" or "male"')
     female = np.array([s == "female" for s in sexes]) if not isinstance(sex, str) else np.bool_(sexes[0] == "female")
     crcl = (140.0 - np.asarray(age)) * np.asarray(weight) / (72.0 * np.asarray(scr)) * np.where(female, 0.85, 1.0)
-    return _unarray(crcl)
+    return to_value(crcl)
 
 
 def renal_function(patient: Patient | None, factors: PopulationFactors | None = None) -> Value:
@@ -441,7 +441,7 @@ def renal_function(patient: Patient | None, factors: PopulationFactors | None = 
         if missing:
             raise PKModelError(
                 "serum_creatinine",
-                _fmt(patient.serum_creatinine),
+                format_value(patient.serum_creatinine),
                 f"Cockcroft-Gault also needs {', '.join(missing)}; or give crcl or egfr_category instead",
             )
         return cockcroft_gault(patient.age, patient.weight, patient.serum_creatinine, patient.sex)
@@ -502,7 +502,7 @@ def clearance_scale(patient: Patient | None, factors: PopulationFactors | None =
     crcl = np.asarray(renal_function(patient, f), dtype=float)
     hepatic = 1.0 if patient.child_pugh is None else f.hepatic[patient.child_pugh]
     scale = 1.0 + (1.0 - f.fe) * (hepatic - 1.0) + f.fe * (crcl / f.crcl_reference - 1.0)
-    return _unarray(scale)
+    return to_value(scale)
 
 
 def apply_patient(model: Model, patient: Patient | None, factors: PopulationFactors | None = None) -> Model:
@@ -522,16 +522,4 @@ def apply_patient(model: Model, patient: Patient | None, factors: PopulationFact
             f"{np.size(scale)} subjects",
             f"the model has {model.n_subjects} subjects: one patient value each",
         )
-    return model.replace(cl=_unarray(np.asarray(model.cl, dtype=float) * np.asarray(scale)))
-
-
-def _unarray(x: Any) -> Value:
-    arr = np.asarray(x, dtype=float)
-    return float(arr) if arr.ndim == 0 else arr
-
-
-def _fmt(x: Any) -> str:
-    arr = np.asarray(x, dtype=float)
-    if arr.ndim == 0:
-        return f"{float(arr):.6g}"
-    return f"array(n={arr.size}, median={np.median(arr):.6g})"
+    return model.replace(cl=to_value(np.asarray(model.cl, dtype=float) * np.asarray(scale)))

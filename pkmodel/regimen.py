@@ -34,15 +34,6 @@ _ROUTE_WORDS = {"iv": "IV", "oral": "oral", "peripheral": "into the peripheral c
 _FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "ss", "ii_h")
 
 
-def _quantity(value: Any, kind: str, field: str, *, positive: bool) -> float:
-    number = parse_quantity(value, kind, field=field)  # type: ignore[arg-type]
-    if positive and not number > 0:
-        raise PKModelError(field, value, "must be > 0")
-    if not positive and not number >= 0:
-        raise PKModelError(field, value, "must be >= 0")
-    return number
-
-
 @dataclass(frozen=True)
 class Dose:
     """One administration: ``amount`` mg at ``time`` h by ``route``.
@@ -69,9 +60,9 @@ class Dose:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "time", _quantity(self.time, "time", "time", positive=False))
-        set_(self, "amount", _quantity(self.amount, "amount", "amount", positive=not self.reset))
-        set_(self, "duration", _quantity(self.duration, "time", "duration", positive=False))
+        set_(self, "time", parse_quantity(self.time, "time", field="time", positive=False))
+        set_(self, "amount", parse_quantity(self.amount, "amount", field="amount", positive=not self.reset))
+        set_(self, "duration", parse_quantity(self.duration, "time", field="duration", positive=False))
         route = self.route.lower() if isinstance(self.route, str) else self.route
         if route not in ROUTES:
             raise PKModelError("route", self.route, f"allowed routes: {', '.join(ROUTES)}")
@@ -81,17 +72,17 @@ class Dose:
         if self.ss:
             if self.ii is None:
                 raise PKModelError("ii", None, "a steady-state dose needs its interval ii (h, > 0)")
-            set_(self, "ii", _quantity(self.ii, "time", "ii", positive=True))
+            set_(self, "ii", parse_quantity(self.ii, "time", field="ii", positive=True))
         elif self.ii is not None:
             raise PKModelError("ii", self.ii, "ii is only meaningful with ss = 1 or 2")
         if self.rate is not None:
             if self.duration:
                 raise PKModelError("duration/rate", (self.duration, self.rate), "give a duration or a rate, not both")
-            set_(self, "rate", _quantity(self.rate, "infusion_rate", "rate", positive=True))
+            set_(self, "rate", parse_quantity(self.rate, "infusion_rate", field="rate", positive=True))
         if self.f is not None and not (isinstance(self.f, (int, float)) and 0 < self.f <= 1):
             raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
         if self.lag is not None:
-            set_(self, "lag", _quantity(self.lag, "time", "lag", positive=False))
+            set_(self, "lag", parse_quantity(self.lag, "time", field="lag", positive=False))
 
     @property
     def infusion(self) -> bool:
@@ -125,7 +116,7 @@ class Regimen:
             raise PKModelError("doses", self.doses, "a regimen needs at least one dose")
         object.__setattr__(self, "doses", tuple(sorted(self.doses, key=lambda d: d.time)))
         if self.interval is not None:
-            object.__setattr__(self, "interval", _quantity(self.interval, "time", "interval", positive=True))
+            object.__setattr__(self, "interval", parse_quantity(self.interval, "time", field="interval", positive=True))
 
     # --- construction ------------------------------------------------------------------------
 
@@ -158,15 +149,15 @@ class Regimen:
         ``amount`` may be a sequence, one amount per dose (then ``n_doses`` is its length).
         ``steady_state=True`` starts already at steady state (the first dose has ss=1).
         """
-        tau = _quantity(interval, "time", "interval", positive=True)
-        t0 = _quantity(start, "time", "start", positive=False)
+        tau = parse_quantity(interval, "time", field="interval", positive=True)
+        t0 = parse_quantity(start, "time", field="start", positive=False)
         amounts = list(amount) if isinstance(amount, (list, tuple, np.ndarray)) else None
         if amounts is not None and n_doses is None and over is None:
             n_doses = len(amounts)
         if (n_doses is None) == (over is None):
             raise PKModelError("n_doses/over", (n_doses, over), "give exactly one of n_doses or over")
         if over is not None:
-            length = _quantity(over, "time", "over", positive=True)
+            length = parse_quantity(over, "time", field="over", positive=True)
             # A rounding residue must not add or drop a dose when `over` is a multiple of tau.
             n_doses = max(1, math.ceil(length / tau - 1e-9))
         if isinstance(n_doses, bool) or not isinstance(n_doses, (int, np.integer)) or n_doses < 1:
@@ -175,9 +166,7 @@ class Regimen:
             raise PKModelError("amount", amounts, f"one amount per dose: expected {n_doses} amounts")
         per_dose = amounts or [amount] * int(n_doses)
         first = Dose(t0, per_dose[0], route, _infusion_length(per_dose[0], duration, rate))
-        doses = [
-            Dose(t0 + i * tau, a, route, _infusion_length(a, duration, rate)) for i, a in enumerate(per_dose)
-        ]
+        doses = [Dose(t0 + i * tau, a, route, _infusion_length(a, duration, rate)) for i, a in enumerate(per_dose)]
         if steady_state:
             doses[0] = replace(doses[0], ss=1, ii=tau)
         what = first.describe() if amounts is None else f"{len(amounts)} doses ({_amount_list(amounts)}) {route}"
@@ -209,13 +198,11 @@ class Regimen:
         if (days is None) == (over is None):
             raise PKModelError("days/over", (days, over), "give exactly one of days or over")
         if over is not None:
-            days = max(1, math.ceil(_quantity(over, "time", "over", positive=True) / 24.0 - 1e-9))
+            days = max(1, math.ceil(parse_quantity(over, "time", field="over", positive=True) / 24.0 - 1e-9))
         if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
             raise PKModelError("days", days, "must be a whole number >= 1")
         length = _infusion_length(amount, duration, None)
-        doses = tuple(
-            Dose((start_day + d) * 24.0 + c, amount, route, length) for d in range(int(days)) for c in clock
-        )
+        doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, length) for d in range(int(days)) for c in clock)
         times = ",".join(_clock_text(c) for c in clock)
         text = f"{doses[0].describe()} at {times} daily for {days} d"
         return cls(doses, interval=24.0, text=text)
@@ -245,7 +232,7 @@ class Regimen:
     def then(self, other: Regimen, *, gap: Any = 0.0) -> Regimen:
         """``other`` started when this regimen's next dose would be due (plus ``gap``), as in
         "IV for 10 days, then oral"."""
-        pause = _quantity(gap, "time", "gap", positive=False)
+        pause = parse_quantity(gap, "time", field="gap", positive=False)
         start = self.next_time + pause - other.doses[0].time
         later = other.shifted(start)
         text = f"{self} then {other}" + (f" after a break of {format_quantity(pause, 'time')}" if pause else "")
@@ -263,12 +250,10 @@ class Regimen:
         "a course of 4-6 weeks, repeated 2-3 times a year"."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise PKModelError("n", n, "must be a whole number >= 1")
-        period = _quantity(every, "time", "every", positive=True)
+        period = parse_quantity(every, "time", field="every", positive=True)
         length = self.next_time - self.doses[0].time
         if period < length:
-            raise PKModelError(
-                "every", every, f"courses must not overlap: at least {format_quantity(length, 'time')}"
-            )
+            raise PKModelError("every", every, f"courses must not overlap: at least {format_quantity(length, 'time')}")
         doses = tuple(d.shifted(k * period) for k in range(int(n)) for d in self.doses)
         return Regimen(doses, self.interval, f"{n} courses of ({self}), one every {format_quantity(period, 'time')}")
 
@@ -296,7 +281,7 @@ class Regimen:
     def late(self, delays: Mapping[int, Any]) -> Regimen:
         """The regimen with doses taken late: {dose number (1 = first): delay in h or "2 h"}."""
         numbers = _dose_numbers(delays.keys(), len(self.doses), "delays")
-        by = {k: _quantity(delays[k], "time", f"delays[{k}]", positive=False) for k in numbers}
+        by = {k: parse_quantity(delays[k], "time", field=f"delays[{k}]", positive=False) for k in numbers}
         doses = tuple(d.shifted(by.get(i, 0.0)) for i, d in enumerate(self.doses, start=1))
         said = ", ".join(f"dose {k} {format_quantity(v, 'time')} late" for k, v in by.items())
         return Regimen(doses, self.interval, f"{self}, {said}")
@@ -377,11 +362,11 @@ class Regimen:
 def _infusion_length(amount: Any, duration: Any, rate: Any) -> float:
     """Infusion duration (h) from a duration or a rate (mg/h); 0 for a bolus."""
     if rate is None:
-        return _quantity(duration, "time", "duration", positive=False)
+        return parse_quantity(duration, "time", field="duration", positive=False)
     if duration not in (0, 0.0, None):
         raise PKModelError("duration/rate", (duration, rate), "give an infusion's duration or its rate, not both")
-    r = _quantity(rate, "infusion_rate", "rate", positive=True)
-    return _quantity(amount, "amount", "amount", positive=True) / r
+    r = parse_quantity(rate, "infusion_rate", field="rate", positive=True)
+    return parse_quantity(amount, "amount", field="amount", positive=True) / r
 
 
 def _clock(value: str | float) -> float:
@@ -419,4 +404,6 @@ def _list(numbers: Sequence[int]) -> str:
 
 
 def _amount_list(amounts: Sequence[Any]) -> str:
-    return ", ".join(format_quantity(_quantity(a, "amount", "amount", positive=True), "amount") for a in amounts)
+    return ", ".join(
+        format_quantity(parse_quantity(a, "amount", field="amount", positive=True), "amount") for a in amounts
+    )

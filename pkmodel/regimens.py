@@ -312,8 +312,11 @@ def _phase(spec: dict[str, Any], here: str, rest: float | None) -> tuple[Regimen
             )
         days = length / _DAY
         if abs(days - round(days)) > 1e-9 or round(days) < 1:
-            raise PKModelError(f"{here}.course", spec.get("course", format_quantity(length, "time")),
-                               "with clock times the course must be a whole number of days")
+            raise PKModelError(
+                f"{here}.course",
+                spec.get("course", format_quantity(length, "time")),
+                "with clock times the course must be a whole number of days",
+            )
         return Regimen.daily(amount, at, days=round(days), route=route), length
     except PKModelError as err:
         if err.field.startswith(here):
@@ -330,19 +333,13 @@ def _known_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> No
 def _amount(value: Any, field: str) -> float:
     if value is None:
         raise PKModelError(field, None, "is required (an amount such as '500 mg')")
-    number = parse_quantity(value, "amount", field=field)
-    if not number > 0:
-        raise PKModelError(field, value, "must be > 0")
-    return number
+    return parse_quantity(value, "amount", field=field, positive=True)
 
 
 def _time(value: Any, field: str) -> float:
     if value is None:
         raise PKModelError(field, None, "is required (a time such as '4 weeks')")
-    number = parse_quantity(value, "time", field=field)
-    if not number > 0:
-        raise PKModelError(field, value, "must be > 0")
-    return number
+    return parse_quantity(value, "time", field=field, positive=True)
 
 
 def _max_daily(regimen: Regimen) -> float:

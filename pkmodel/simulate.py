@@ -14,9 +14,10 @@ includes the bolus, and troughs are left limits (just before the dose).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from pkmodel import exposure
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
-from pkmodel.label import check_label, load_label_rules
+from pkmodel.label import LabelRules, check_label, load_label_rules
 from pkmodel.model import Model
 from pkmodel.params import data_dir
 from pkmodel.patients import Patient, PopulationFactors, apply_patient, load_population_factors
@@ -89,7 +90,11 @@ def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
         if dose.reset or dose.ss == 1:
             columns = columns.reset_at(dose.time)
         if dose.ss:
-            columns = columns.plus(_steady_state_events(model, dose, n_subjects, amount[..., i], start[..., i] - dose.time, duration[..., i]))
+            columns = columns.plus(
+                _steady_state_events(
+                    model, dose, n_subjects, amount[..., i], start[..., i] - dose.time, duration[..., i]
+                )
+            )
     return columns.events(n_subjects)
 
 
@@ -117,9 +122,13 @@ class _Columns:
             if a.ndim == b.ndim:
                 return np.concatenate([a, b], axis=-1)
             rows = max(a.shape[0] if a.ndim == 2 else 1, b.shape[0] if b.ndim == 2 else 1)
-            return np.concatenate([np.broadcast_to(a, (rows, a.shape[-1])), np.broadcast_to(b, (rows, b.shape[-1]))], axis=-1)
+            return np.concatenate(
+                [np.broadcast_to(a, (rows, a.shape[-1])), np.broadcast_to(b, (rows, b.shape[-1]))], axis=-1
+            )
 
-        return _Columns(*(join(a, b) for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)))
+        return _Columns(
+            *(join(a, b) for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True))
+        )
 
     def events(self, n: int) -> Events:
         """Sorted engine events; a reset goes before everything else at its time."""
@@ -352,6 +361,16 @@ def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
     return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
+def _label(path: str) -> tuple[LabelRules, PopulationFactors]:
+    """The label rules and population factors of a label file, read once per version of it."""
+    return _read_label(path, os.stat(path).st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _read_label(path: str, version: int) -> tuple[LabelRules, PopulationFactors]:
+    return load_label_rules(path), load_population_factors(path)
+
+
 def simulate(
     model: Model,
     regimen: Regimen,
@@ -376,15 +395,15 @@ def simulate(
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
     if not isinstance(regimen, Regimen):
         raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
-    label_file = None if model.label is None else data_dir() / f"{model.label}.toml"
+    label = None if model.label is None else _label(str(data_dir() / f"{model.label}.toml"))
     if patient is not None:
-        if factors is None and label_file is None:
+        if factors is None and label is None:
             raise PKModelError(
                 "factors", None, "this model has no label file: give population factors (load_population_factors(path))"
             )
-        factors = factors or load_population_factors(label_file)
+        factors = factors or label[1]
         model = apply_patient(model, patient, factors)
-    if label_file is not None:
-        check_label(patient, regimen, rules=load_label_rules(label_file), factors=factors, stacklevel=3)
+    if label is not None:
+        check_label(patient, regimen, rules=label[0], factors=factors, stacklevel=3)
     grid = default_times(model, regimen) if times is None else _times(times)
     return Simulation(model, regimen, grid, method=method)

@@ -108,17 +108,27 @@ def _finite(number: float, field: str, value: object, kind: str) -> float:
     return number
 
 
-def parse_quantity(value: str | float | int, kind: Kind, *, field: str) -> float:
+def parse_quantity(value: str | float | int, kind: Kind, *, field: str, positive: bool | None = None) -> float:
     """Return ``value`` converted to the internal unit of ``kind`` as a float.
 
     ``value`` is either a string ``"<number> <unit>"`` (the space is optional: ``"500mg"``,
     ``"1.5 g"``, ``"10 min"``) or a bare int/float that is already in the internal unit
     (amount mg, time h, volume L, concentration mg/L, flow L/h, rate constant 1/h,
-    infusion rate mg/h). The sign is not checked here; NaN and infinity always are.
+    infusion rate mg/h). NaN and infinity are always refused; the sign is checked only when
+    asked: ``positive=True`` requires > 0, ``positive=False`` requires >= 0.
 
     Raises :class:`PKModelError` naming ``field`` for a missing, unknown or wrong-kind unit,
     an unparseable number, extra words, NaN/infinity, bools, None and any other type.
     """
+    number = _parse(value, kind, field)
+    if positive is True and not number > 0:
+        raise PKModelError(field, value, "must be > 0")
+    if positive is False and not number >= 0:
+        raise PKModelError(field, value, "must be >= 0")
+    return number
+
+
+def _parse(value: str | float | int, kind: Kind, field: str) -> float:
     if kind not in _UNITS:
         raise PKModelError("kind", kind, "must be one of " + ", ".join(_UNITS))
     # bool is an int subclass, but True as "1 mg" is almost certainly a mistake.

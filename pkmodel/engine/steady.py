@@ -71,7 +71,9 @@ def steady_state(
         not_started = open_ & (since_start < 0)
         running = open_ & infusion & (since_start >= 0)
         offset = np.where(not_started, -since_start, 0.0)
-        pending.append((offset, cmt, np.where(not_started & ~infusion, amount, 0.0), np.where(not_started & infusion, rate, 0.0)))
+        pending.append(
+            (offset, cmt, np.where(not_started & ~infusion, amount, 0.0), np.where(not_started & infusion, rate, 0.0))
+        )
         if np.any(infusion & open_):
             # The infusion of dose k starts (not_started) or is running (rate added at offset 0); either way
             # it stops at offset end - k tau.
