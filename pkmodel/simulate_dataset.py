@@ -21,7 +21,7 @@ from pkmodel.model import Model
 from pkmodel.regimen import Regimen
 from pkmodel.simulate import simulate
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Model) if f.name != "name")
+_FIELDS = tuple(f.name for f in dataclasses.fields(Model) if f.name not in ("name", "label"))
 # Subjects x output times evaluated at once; larger groups are split into chunks.
 _CELLS = 4_000_000
 # The overhead of one more simulation, in evaluated cells (subject x time), for chunking IDs.
