@@ -3,6 +3,7 @@
     pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --plot out/demo.png
     pkmodel simulate --regimen alcohol-withdrawal --variant high     # a regimen of the label library
     pkmodel simulate --regimen "500 mg PO bid at 08:00,14:00 for 10 days"   # a regimen in words
+    pkmodel simulate --regimen alcohol-withdrawal --crcl "45 mL/min" --suggest-dose auc  # a patient
     pkmodel regimens                                                  # list the label library
 
 Every invalid input ends with one line on stderr, ``pkmodel: error: <option>: <what is wrong>``,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -24,8 +26,32 @@ from pathlib import Path
 
 import numpy as np
 
-from pkmodel import Model, PKModelError, PKModelWarning, Regimen, __version__, load_params, regimens, simulate
-from pkmodel.params import model_from_fields
+from pkmodel import (
+    Model,
+    Patient,
+    PKModelError,
+    PKModelWarning,
+    Regimen,
+    __version__,
+    load_params,
+    regimens,
+    simulate,
+    suggest_dose,
+)
+from pkmodel.dosing import TARGETS, DoseSuggestion
+from pkmodel.label import load_label_rules
+from pkmodel.params import data_dir, model_from_fields
+from pkmodel.patients import (
+    CHILD_PUGH,
+    RENAL_CATEGORIES,
+    PopulationFactors,
+    apply_patient,
+    creatinine_umol_per_mg_dl,
+    load_population_factors,
+    renal_category,
+    renal_evidence,
+    renal_function,
+)
 from pkmodel.simulate import Simulation, default_times
 from pkmodel.units import parse_quantity
 
@@ -46,6 +72,18 @@ _OPTION = {
     "variant": "--variant",
     **{f: f"--{f}" for f in FIELDS},
 }
+# Patient fields -> options of the "patient" group.
+_PATIENT_OPTION = {
+    "age": "--age",
+    "weight": "--weight",
+    "sex": "--sex",
+    "serum_creatinine": "--scr",
+    "crcl": "--crcl",
+    "egfr_category": "--egfr-category",
+    "child_pugh": "--child-pugh",
+    "pregnant": "--pregnant",
+    "breastfeeding": "--breastfeeding",
+}
 _METRICS = {  # summary column -> (label in the one-subject table, column name for several subjects)
     "cmax_mg_L": ("Cmax, peak (mg/L)", "Cmax (mg/L)"),
     "tmax_h": ("Tmax, time of peak (h)", "Tmax (h)"),
@@ -63,9 +101,11 @@ EXAMPLES = """examples:
   pkmodel simulate --params none --cl "6 L/h" --v1 "50 L" --dose "500 mg" --route iv --infusion "30 min"
   pkmodel simulate --regimen alcohol-withdrawal --variant high   # a label regimen; list them: pkmodel regimens
   pkmodel simulate --regimen "1 g PO daily for 6 weeks" --tlag "20 min"
+  pkmodel simulate --regimen alcohol-withdrawal --egfr-category moderate --suggest-dose auc
+  pkmodel simulate --dose "500 mg" --interval "12 h" --doses 28 --age 78 --weight 60 --sex female --scr "1.3 mg/dL"
 
-Quantities carry their unit: mg or g; h, min, d or weeks; L/h or mL/min; L; 1/h.
-Concentrations are in mg/L (= µg/mL)."""
+Quantities carry their unit: mg or g; h, min, d or weeks; L/h or mL/min; L; 1/h;
+serum creatinine mg/dL or µmol/L. Concentrations are in mg/L (= µg/mL)."""
 
 
 class _UsageError(Exception):
@@ -150,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--doses", type=int, metavar="N", help="number of doses (with --interval)")
     length.add_argument("--duration", metavar="LENGTH", help='treatment length, e.g. "14 d" (with --interval)')
     dosing.add_argument("--infusion", metavar="LENGTH", help='infuse each IV dose over this time, e.g. "30 min"')
+    add_patient_options(sim)
     grid = sim.add_argument_group("time grid (default: through the last dose plus 5 terminal half-lives)")
     grid.add_argument("--until", metavar="TIME", help='end of the simulated time, e.g. "20 d"')
     grid.add_argument("--step", metavar="TIME", help='time between output points, e.g. "15 min"')
@@ -167,6 +208,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("name", nargs="?", metavar="NAME", help="show this regimen in full")
     return parser
+
+
+def add_patient_options(sim: argparse.ArgumentParser) -> None:
+    """The "patient" option group of ``pkmodel simulate``; its text is built from the population
+    file, so the categories and factors it shows are the ones the simulation uses."""
+    f = load_population_factors()
+    rules = load_label_rules()
+    bands = [f"{c.name} {_band(c.lower, c.upper)} ({c.kdigo}, CrCL {c.representative:g})" for c in f.categories]
+    hepatic = ", ".join(f"{c} {f.hepatic[c]:g}" for c in CHILD_PUGH)
+    status = {  # e.g. "caution" -> "renal mild, moderate; Child–Pugh A, B"
+        level: f"renal {', '.join(c for c in RENAL_CATEGORIES if rules.renal_status[c] == level)}; "
+        f"Child–Pugh {', '.join(c for c in CHILD_PUGH if rules.hepatic_status[c] == level)}"
+        for level in ("caution", "contraindicated")
+    }
+    patient = sim.add_argument_group(
+        "patient (scales the clearance; the label's cautions print as warnings)",
+        textwrap.dedent(
+            f"""\
+            Describe a patient and the model's clearance (CL) is scaled for them (only CL changes):
+                CL_patient = CL × [(1 − fe) × f_hepatic + fe × CrCL / {f.crcl_reference:g} mL/min]
+            fe = {f.fe:g} is the renal fraction of CL. CrCL, the creatinine clearance, is --crcl; else
+            estimated by Cockcroft–Gault from --scr, --age, --weight and --sex; else the CrCL of the
+            --egfr-category (in brackets below); else {f.crcl_reference:g} mL/min (normal).
+            Renal function categories (KDIGO 2012 G1–G5; CrCL or eGFR in mL/min):
+              {"; ".join(bands[:3])};
+              {"; ".join(bands[3:])}.
+            Child–Pugh class (a score of liver disease): A 5–6 points, mild; B 7–9, moderate;
+            C 10–15, severe. f_hepatic multiplies non-renal CL: {hepatic}.
+            There are no human data for mildronate in renal or hepatic impairment: fe, the
+            reference CrCL, the category values and the Child–Pugh factors are documented
+            assumptions, each with its reasoning, in params/mildronate-populations.toml.
+            The label asks for caution and a smaller dose in {status["caution"]}; it
+            contraindicates {status["contraindicated"]}; pregnancy; breastfeeding;
+            age < {rules.paediatric_age:g}. These print as warnings; the simulation still runs."""
+        ),
+    )
+    for option, metavar, text in [
+        ("--age", "YEARS", "age in years, e.g. 67 (for Cockcroft–Gault and the label's age rules)"),
+        ("--weight", "KG", "body weight in kg, e.g. 70 (Cockcroft–Gault takes it as given)"),
+        ("--sex", "{female,male}", "female or male (Cockcroft–Gault: × 0.85 for women)"),
+    ]:
+        patient.add_argument(option, metavar=metavar, help=text)
+    patient.add_argument(
+        "--scr",
+        metavar="VALUE",
+        help='serum creatinine with its unit, "1.1 mg/dL" or "97 µmol/L"; needs --age, --weight and --sex '
+        "to estimate CrCL by Cockcroft–Gault",
+    )
+    patient.add_argument(
+        "--crcl", metavar="VALUE", help='creatinine clearance with its unit, e.g. "45 mL/min"; used as given, not --scr'
+    )
+    patient.add_argument(
+        "--egfr-category",
+        metavar="CATEGORY",
+        help='renal category when no number is known: normal, mild, moderate, severe, "kidney failure", '
+        "or KDIGO G1, G2, G3 (G3a, G3b), G4, G5; given with --crcl or --scr, the worse category "
+        "counts for the label and CL uses the number",
+    )
+    patient.add_argument(
+        "--child-pugh", metavar="{A,B,C}", help="hepatic impairment, Child–Pugh class: A mild, B moderate, C severe"
+    )
+    patient.add_argument("--pregnant", action="store_true", help="the patient is pregnant")
+    patient.add_argument("--breastfeeding", action="store_true", help="the patient is breastfeeding")
+    patient.add_argument(
+        "--suggest-dose",
+        choices=("auc", "cmax"),
+        type=str.lower,
+        help="also print the dose that gives the patient the reference adult's steady-state AUC (average "
+        "exposure) or Cmax (peak), rounded to whole capsules or mL; the simulation keeps the regimen as given",
+    )
+
+
+def _band(lower: float, upper: float) -> str:
+    if upper == float("inf"):
+        return f"≥ {lower:g}"
+    return f"< {upper:g}" if lower == 0 else f"{lower:g} to < {upper:g}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +319,10 @@ def run_simulate(args: argparse.Namespace) -> str:
     """Validate everything, simulate, write the requested files; return the text to print."""
     model = build_model(args)
     regimen = build_regimen(args)
+    patient = build_patient(args)
+    factors = None if patient is None else population_factors(args, model)
+    if args.suggest_dose is not None and patient is None:
+        raise _UsageError("--suggest-dose: needs a patient (--crcl, --scr, --egfr-category, --child-pugh, ...)")
     targets = {"--csv": args.csv, "--plot": args.plot}
     for option, path in targets.items():
         formats = ("csv",) if option == "--csv" else PLOT_FORMATS
@@ -211,7 +332,9 @@ def run_simulate(args: argparse.Namespace) -> str:
             raise PKModelError(option, str(path), "is a directory; give a file name")
     if args.csv is not None and args.plot is not None and args.csv.resolve() == args.plot.resolve():
         raise PKModelError("--plot", str(args.plot), "must differ from the --csv path")
-    sim = simulate(model, regimen, build_times(args, model, regimen))
+    times = build_times(args, apply_patient(model, patient, factors), regimen)
+    sim = simulate(model, regimen, times, patient=patient)  # sim.model: the patient's model
+    suggestion = None if args.suggest_dose is None else build_suggestion(args, model, patient, regimen, factors)
     table = summary_table(sim)
     writers: dict[str, Callable[[str], None]] = {
         "--csv": lambda tmp: sim.data.to_csv(tmp, index=False),
@@ -221,7 +344,8 @@ def run_simulate(args: argparse.Namespace) -> str:
     write_all(outputs)
     lines = [
         f"model:      {model.name or 'custom'}",
-        f"parameters: {describe(model)}",
+        *([] if patient is None else describe_patient(patient, factors, model, sim.model)),
+        f"parameters: {describe(sim.model)}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
             if args.regimen in regimens.names()
@@ -232,6 +356,13 @@ def run_simulate(args: argparse.Namespace) -> str:
         "",
         table,
     ]
+    if suggestion is not None:
+        what = f"--suggest-dose {suggestion.metric}: the reference adult's {TARGETS[suggestion.metric][0]}"
+        lines += ["", f"dose suggestion ({what}; not simulated above):"]
+        # Wrapped at spaces, but never between a number and its "%".
+        text = suggestion.explanation.replace(" %", "\N{NO-BREAK SPACE}%")
+        wrapped = textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+        lines += [line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped]
     lines += [f"wrote {path}" for _, path, _ in outputs]
     return "\n".join(lines)
 
@@ -250,6 +381,114 @@ def build_model(args: argparse.Namespace) -> Model:
         return model_from_fields(given, name="custom")
     model = load_params(args.params)
     return model.replace(**given) if given else model
+
+
+def build_patient(args: argparse.Namespace) -> Patient | None:
+    """The patient the "patient" options describe, or None when none of them is given. An invalid
+    value is reported under the option that was typed, with the text that was typed."""
+    typed = {field: getattr(args, option[2:].replace("-", "_")) for field, option in _PATIENT_OPTION.items()}
+    if all(value in (None, False) for value in typed.values()):
+        return None
+    umol = creatinine_umol_per_mg_dl()  # µmol/L per mg/dL
+    creatinine_units = {"mg/dl": 1.0, "µmol/l": umol, "μmol/l": umol, "umol/l": umol}
+    numbers = {
+        "age": _number(args.age, "--age", {"": 1.0, "y": 1.0, "years": 1.0}, "67"),
+        "weight": _number(args.weight, "--weight", {"": 1.0, "kg": 1.0}, "70"),
+        "serum_creatinine": _number(args.scr, "--scr", creatinine_units, '"1.1 mg/dL" or "97 µmol/L"'),
+        "crcl": _number(args.crcl, "--crcl", {"ml/min": 1.0}, '"45 mL/min"'),
+    }
+    try:
+        patient = Patient(**(typed | numbers))
+    except PKModelError as err:
+        option = _PATIENT_OPTION.get(err.field)
+        if option is None:
+            raise
+        if option in ("--pregnant", "--breastfeeding"):
+            raise _UsageError(f"{option}: not possible with --sex {args.sex}") from None
+        raise PKModelError(option, typed[err.field], err.allowed) from None
+    if args.scr is not None:
+        missing = [option for option in ("--age", "--weight", "--sex") if typed[option[2:]] is None]
+        if missing:
+            raise _UsageError(
+                f"--scr: Cockcroft–Gault also needs {', '.join(missing)}; or give --crcl or --egfr-category instead"
+            )
+        if args.crcl is not None:
+            warnings.warn(PKModelWarning("--scr is not used: --crcl is given and comes first"), stacklevel=2)
+    return patient
+
+
+_QUANTITY = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*")
+
+
+def _number(text: str | None, option: str, units: dict[str, float], example: str) -> float | None:
+    """The number of ``text`` ("45 mL/min") in the option's unit: ``units`` maps each unit it
+    accepts (lower case; "" for a bare number) to how many of it make one of the option's unit."""
+    if text is None:
+        return None
+    m = _QUANTITY.fullmatch(text)
+    if m is None or m[2].lower() not in units:
+        if "" in units:
+            problem = "expected a number"
+        else:
+            problem = "give its unit" if m is not None and m[2] == "" else "expected a number with its unit"
+        raise PKModelError(option, text, f"{problem}, e.g. {example}")
+    return float(m[1]) / units[m[2].lower()]
+
+
+def population_factors(args: argparse.Namespace, model: Model) -> PopulationFactors:
+    """The special-population factors of the model's drug: the file its ``label`` names, which
+    simulate() reads too."""
+    if model.label is None:
+        raise PKModelError(
+            "--params",
+            args.params,
+            "the patient options need a model with population factors (a label file, as the shipped "
+            "mildronate has); this model has none",
+        )
+    return load_population_factors(str(data_dir() / f"{model.label}.toml"))
+
+
+def describe_patient(patient: Patient, f: PopulationFactors, reference: Model, used: Model) -> list[str]:
+    """Two header lines: who the patient is (age, renal function used and its category,
+    Child–Pugh class), and the clearance the simulation used."""
+    who = [f"age {patient.age:g} y" if patient.age is not None else "age not given"]
+    who += [patient.sex] if patient.sex is not None else []
+    who += [f"{patient.weight:g} kg"] if patient.weight is not None else []
+    who += [state for state in ("pregnant", "breastfeeding") if getattr(patient, state)]
+    evidence = renal_evidence(patient)
+    if evidence == "cockcroft-gault":
+        source = f"Cockcroft–Gault from SCr {_round(patient.serum_creatinine)} mg/dL"
+    else:
+        source = {"crcl": "given", "category": f"assumed for --egfr-category {patient.egfr_category}"}.get(
+            evidence, "not given: normal"
+        )
+    category = renal_category(patient, f) or "normal"
+    renal = f"CrCL {_round(renal_function(patient, f))} mL/min ({source}), renal category {category}"
+    renal += f" (KDIGO {f.category(category).kdigo})"
+    if patient.egfr_category is not None and evidence != "category":
+        renal += ": the worse of --egfr-category and the CrCL"
+    if patient.child_pugh is None:
+        hepatic = "Child–Pugh not given (no hepatic impairment)"
+    else:
+        hepatic = f"Child–Pugh {patient.child_pugh} (non-renal CL × {f.hepatic[patient.child_pugh]:g})"
+    cl, cl_ref = (float(np.median(m.cl)) for m in (used, reference))
+    medians = f", medians of {used.n_subjects} subjects" if used.n_subjects else ""
+    return [
+        f"patient:    {', '.join(who)}; {renal}; {hepatic}",
+        f"clearance:  CL {_round(cl)} L/h for this patient = {_round(100 * cl / cl_ref)} % of the reference "
+        f"{_round(cl_ref)} L/h{medians} (renal fraction fe {f.fe:g}, reference CrCL {f.crcl_reference:g} mL/min: "
+        f"assumptions in params/{reference.label}.toml)",
+    ]
+
+
+def build_suggestion(
+    args: argparse.Namespace, model: Model, patient: Patient, regimen: Regimen, factors: PopulationFactors
+) -> DoseSuggestion:
+    """suggest_dose() for --suggest-dose; its complaints about the regimen are under that option."""
+    try:
+        return suggest_dose(model, patient, regimen, target=args.suggest_dose, factors=factors)
+    except PKModelError as err:
+        raise PKModelError("--suggest-dose", args.suggest_dose, err.allowed) from None
 
 
 _DOSING = ("dose", "route", "interval", "doses", "duration", "infusion")
