@@ -26,34 +26,50 @@ LN2 = float(np.log(2.0))
 Value = float | np.ndarray
 
 
-def _param(value: Any, field: str, kind: Kind | None, check: str) -> Value:
-    """A validated scalar float or read-only float array (never silently coerced).
-
-    Strings are read with their unit by ``units.parse_quantity``; for a dimensionless field
-    (``kind=None``) a string is a plain number or a percentage ("78 %").
-    """
-    if isinstance(value, str):
-        value = parse_quantity(value, kind, field=field) if kind else _fraction(value, field)
-    if isinstance(value, bool) or value is None:
-        raise PKModelError(field, value, f"expected a number ({check})")
+def checked_value(
+    value: Any, field: str, *, low: float, high: float = np.inf, low_inclusive: bool = False, unit: str = ""
+) -> Value:
+    """``value`` as a scalar float or a read-only 1-D float array (one value per subject), every
+    element finite and in the interval from ``low`` to ``high`` (``high`` included when it is
+    finite and 1, e.g. a fraction); never silently coerced. Raises :class:`PKModelError` naming
+    ``field``, the offending value and the interval."""
+    high_inclusive = high == 1.0
+    interval = (
+        f"{'>=' if low_inclusive else '>'} {low:g}"
+        if np.isinf(high)
+        else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+    )
+    what = f"a number{' of ' + unit if unit else ''} {interval}"
+    if isinstance(value, (bool, str)) or value is None:
+        raise PKModelError(field, value, f"expected {what}")
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
-        raise PKModelError(field, value, f"expected a number or an array of numbers ({check})") from None
+        raise PKModelError(field, value, f"expected {what}, or a 1-D array of them") from None
     if arr.ndim > 1:
         raise PKModelError(field, value, "expected a scalar or a 1-D array (one value per subject)")
-    ok = {
-        "> 0": np.isfinite(arr) & (arr > 0),
-        ">= 0": np.isfinite(arr) & (arr >= 0),
-        "in (0, 1]": np.isfinite(arr) & (arr > 0) & (arr <= 1),
-    }[check]
+    above = arr >= low if low_inclusive else arr > low
+    below = arr <= high if high_inclusive else arr < high
+    ok = np.isfinite(arr) & above & below
     if not np.all(ok):
         bad = arr if arr.ndim == 0 else arr[~ok][0]
-        raise PKModelError(field, float(bad), f"must be finite and {check}")
+        raise PKModelError(field, float(bad), f"must be a finite number{' of ' + unit if unit else ''} {interval}")
     if arr.ndim == 0:
         return float(arr)
     arr.setflags(write=False)
     return arr
+
+
+_CHECKS = {"> 0": {"low": 0.0}, ">= 0": {"low": 0.0, "low_inclusive": True}, "in (0, 1]": {"low": 0.0, "high": 1.0}}
+
+
+def _param(value: Any, field: str, kind: Kind | None, check: str) -> Value:
+    """A model parameter: strings are read with their unit by ``units.parse_quantity`` (for a
+    dimensionless field, ``kind=None``, a plain number or a percentage such as "78 %"), then
+    checked by :func:`checked_value`."""
+    if isinstance(value, str):
+        value = parse_quantity(value, kind, field=field) if kind else _fraction(value, field)
+    return checked_value(value, field, **_CHECKS[check])
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from pkmodel.errors import PKModelError
-from pkmodel.model import Model, format_value, to_value
+from pkmodel.model import Model, checked_value, format_value, to_value
 from pkmodel.params import BASES, data_dir
 
 FILE = "mildronate-populations.toml"
@@ -143,26 +143,10 @@ _CATEGORY_NAMES = "normal, mild, moderate, severe, kidney failure (or KDIGO G1, 
 
 
 def _covariate(value: Any, field: str, unit: str, *, low: float, high: float, low_inclusive: bool = False) -> Any:
+    """An optional covariate (None: not given)."""
     if value is None:
         return None
-    if isinstance(value, (bool, str)):
-        raise PKModelError(field, value, f"expected a number in {unit}")
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise PKModelError(field, value, f"expected a number ({unit}) or a 1-D array of numbers") from None
-    if arr.ndim > 1:
-        raise PKModelError(field, value, "expected a scalar or a 1-D array (one value per subject)")
-    above = arr >= low if low_inclusive else arr > low
-    ok = np.isfinite(arr) & above & (arr < high)
-    if not np.all(ok):
-        bad = arr if arr.ndim == 0 else arr[~ok][0]
-        bracket = "[" if low_inclusive else "("
-        raise PKModelError(field, float(bad), f"must be a finite number of {unit} in {bracket}{low:g}, {high:g})")
-    if arr.ndim == 0:
-        return float(arr)
-    arr.setflags(write=False)
-    return arr
+    return checked_value(value, field, low=low, high=high, low_inclusive=low_inclusive, unit=unit)
 
 
 _CREATININE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(mg/dl|µmol/l|μmol/l|umol/l)\s*$", re.IGNORECASE)
