@@ -27,14 +27,13 @@ amount is the target divided by the exposure per mg, then rounded.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from pkmodel.errors import PKModelError
-from pkmodel.label import ContraindicationWarning, LabelWarning, label_findings
+from pkmodel.label import ContraindicationWarning, label_findings
 from pkmodel.model import Model
 from pkmodel.patients import (
     Patient,
@@ -226,10 +225,8 @@ def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: f
     period = k * tau
     first = [replace(d, amount=amount, ss=1 if i == 0 else 2, ii=period) for i, d in enumerate(pattern)]
     second = [replace(d, amount=amount, time=d.time + period) for d in pattern]
-    with warnings.catch_warnings():
-        # Trial regimens are not prescriptions: the label is checked on the suggestion instead.
-        warnings.simplefilter("ignore", LabelWarning)
-        sim = simulate(model, Regimen(tuple(first + second), interval=period))
+    # A trial regimen is not a prescription: the label is checked on the suggestion instead.
+    sim = simulate(model, Regimen(tuple(first + second), interval=period), check_label=False)
     return float(sim.summary()["cmax_mg_L"].iloc[0])
 
 

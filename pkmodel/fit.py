@@ -14,11 +14,9 @@ Metrics: ``cmax``, ``tmax`` (single dose, from 0 to 24 h), ``auc_0_24`` (mg·h/L
 from __future__ import annotations
 
 import tomllib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +24,6 @@ from scipy.optimize import least_squares
 from scipy.special import expit, logit
 
 from pkmodel.errors import PKModelError
-from pkmodel.label import LabelWarning
 from pkmodel.model import LN2, Model
 from pkmodel.params import data_dir
 from pkmodel.regimen import Regimen
@@ -86,20 +83,14 @@ def load_targets(name_or_path: str | Path = "mildronate-targets") -> list[Target
 
 
 def predict(model: Model, target: Target) -> float:
-    """The model's value of ``target.metric`` under ``target.regimen``."""
-    with warnings.catch_warnings():
-        # Study regimens (up to 1500 mg at once) are facts to match, not prescriptions.
-        warnings.simplefilter("ignore", LabelWarning)
-        return _predict(model, target)
-
-
-def _predict(model: Model, target: Target) -> float:
+    """The model's value of ``target.metric`` under ``target.regimen``. Study regimens (up to
+    1500 mg at once) are facts to match, not prescriptions: no label warnings."""
     if target.metric in ("f", "t_half_alpha", "t_half_beta"):
         return float(getattr(model, target.metric))
     if target.metric == "cmax_ss":
         tau = target.regimen.interval
-        return float(simulate(model, target.regimen, np.linspace(0.0, tau, 97)).peak()[0][0])
-    sim = simulate(model, target.regimen, _WINDOW)
+        return float(simulate(model, target.regimen, np.linspace(0.0, tau, 97), check_label=False).peak()[0][0])
+    sim = simulate(model, target.regimen, _WINDOW, check_label=False)
     if target.metric == "auc_0_24":
         return float(sim.auc(0.0, 24.0)[0])
     cmax, tmax = sim.peak()
@@ -170,8 +161,3 @@ def fit(build: Callable[[np.ndarray], Model], starts: list[np.ndarray], targets:
             best = result
     model = build(best.x)
     return Calibration(model, calibration_table(model, targets), float(best.cost), bool(best.success))
-
-
-def as_parameters(model: Model) -> dict[str, Any]:
-    """The fields a parameter file stores for the calibrated model (internal units)."""
-    return {"cl": model.cl, "v1": model.v1, "q": model.q, "v2": model.v2, "ka": model.ka, "f": model.f}

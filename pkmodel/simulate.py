@@ -27,7 +27,8 @@ from pkmodel import exposure
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
-from pkmodel.label import LabelRules, check_label, load_label_rules
+from pkmodel.label import LabelRules, load_label_rules
+from pkmodel.label import check_label as warn_label
 from pkmodel.model import Model
 from pkmodel.params import data_dir
 from pkmodel.patients import Patient, PopulationFactors, apply_patient, load_population_factors
@@ -378,6 +379,7 @@ def simulate(
     *,
     patient: Patient | None = None,
     factors: PopulationFactors | None = None,
+    check_label: bool = True,
     method: str = "auto",
 ) -> Simulation:
     """Simulate ``regimen`` in ``model``; the one front door of pkmodel.
@@ -388,8 +390,10 @@ def simulate(
     :class:`pkmodel.patients.Patient` whose renal and hepatic function scale the clearance
     (``factors``: the population factors, by default those of the model's label file). When
     the model has a label (``model.label``, e.g. the shipped mildronate model), every label rule
-    the patient or the regimen meets issues a :class:`pkmodel.label.LabelWarning`. Returns a
-    :class:`Simulation` whose ``concentration`` is in mg/L.
+    the patient or the regimen meets issues a :class:`pkmodel.label.LabelWarning`;
+    ``check_label=False`` skips that for regimens that are not prescriptions (published study
+    doses to match, trial doses while searching). Returns a :class:`Simulation` whose
+    ``concentration`` is in mg/L.
     """
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
@@ -403,7 +407,7 @@ def simulate(
             )
         factors = factors or label[1]
         model = apply_patient(model, patient, factors)
-    if label is not None:
-        check_label(patient, regimen, rules=label[0], factors=factors, stacklevel=3)
+    if label is not None and check_label:
+        warn_label(patient, regimen, rules=label[0], factors=factors, stacklevel=3)
     grid = default_times(model, regimen) if times is None else _times(times)
     return Simulation(model, regimen, grid, method=method)

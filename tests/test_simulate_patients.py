@@ -49,6 +49,8 @@ def test_label_warnings_fire_from_simulate_and_can_be_silenced():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", LabelWarning)
         simulate(model, heavy)
+    # A regimen that is not a prescription (a study dose to match) can skip the check at source.
+    quiet(model, heavy, check_label=False)
 
 
 def test_a_model_without_a_label_needs_factors_for_a_patient():

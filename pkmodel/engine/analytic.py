@@ -104,16 +104,13 @@ class Kinetics:
         return _half_root_minus(self.alpha_minus_beta, -self._u, self.k12 * self.k21)
 
     def coefficient(self, name: str) -> np.ndarray | float:
-        return {
-            "one": 1.0,
-            "ka": self.ka,
-            "ka_g": self.ka * self.g,
-            "ka_k12": self.ka * self.k12,
-            "g": self.g,
-            "k12": self.k12,
-            "k21": self.k21,
-            "alpha_k21": self.alpha_k21,
-        }[name]
+        """A coefficient of ``_TERMS``: 1, a rate constant, or a product of two (computed only
+        when asked for)."""
+        if name == "one":
+            return 1.0
+        if name.startswith("ka_"):
+            return self.ka * self.coefficient(name[3:])
+        return getattr(self, name)
 
     def rate(self, symbol: str) -> np.ndarray | float:
         return {"k": self.ka, "a": self.alpha, "b": self.beta, "z": 0.0}[symbol]
