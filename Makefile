@@ -1,29 +1,53 @@
 # Everything a fresh machine with Python 3.11+ and make needs.
+# `make demo` / `make test` install the exact versions of requirements.lock (refresh it with
+# `make lock`); `make test-latest` runs the suite against the newest releases pyproject.toml allows,
+# so that drift shows up there first instead of in CI.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LATEST := .venv-latest
+UV := uv==0.13.9
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-latest lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/pkmodel simulate --params mildronate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" \
 		--csv out/demo.csv --plot out/demo.png
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+lint: $(STAMP)
+	$(BIN)/ruff check pkmodel tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q -n auto
+
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade -e ".[dev]"
+	$(LATEST)/bin/python -m pip freeze --exclude-editable | grep -iE '^(numpy|scipy|pandas|matplotlib)=='
+	$(LATEST)/bin/ruff check pkmodel tests benchmarks
+	$(LATEST)/bin/python -m pytest -q -n auto -p no:cacheprovider
+
+# Universal (every platform, Python 3.11+) with the fewest versions per package, hashes included.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(UV)"
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --fork-strategy fewest --python-version 3.11 \
+		--generate-hashes --upgrade --quiet -o requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/agreement.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LATEST) out .pytest_cache .hypothesis

@@ -14,7 +14,8 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel.engine.divdiff import exp_divided_difference
 

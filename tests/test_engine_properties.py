@@ -9,7 +9,8 @@ Compartments: 0 depot, 1 central, 2 peripheral.
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel.engine.analytic import Events, Kinetics, evaluate
 

@@ -5,7 +5,8 @@ Units throughout: mg, h, 1/h, mg/h, mg*h. Compartments: 0 depot, 1 central, 2 pe
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel.engine.ode import ode_amounts, ode_central_auc
 
