@@ -453,6 +453,32 @@ class Problem:
             x.append(s.to_free(value))
         return np.array(x)
 
+    def profile(self, name: str, values: Any, x0: np.ndarray) -> pd.DataFrame:
+        """The objective along one searched coordinate: at each of ``values`` (natural scale) the
+        others are refitted (warm-started from the previous point, first from ``x0``). One row
+        per value: the value, the objective and the fitted model's CL, V1, Q, V2, ka and F."""
+        j = [s.name for s in self.spec.search].index(name)
+        others = [i for i in range(len(self.spec.search)) if i != j]
+        x = np.array(x0, dtype=float)
+        rows = []
+        for value in values:
+            x[j] = self.spec.search[j].to_free(value)
+
+            def residuals(y: np.ndarray, x: np.ndarray = x) -> np.ndarray:
+                return self.residuals(np.insert(y, j, x[j]))[0]
+
+            def jacobian(y: np.ndarray, x: np.ndarray = x) -> np.ndarray:
+                return np.delete(self.jacobian(np.insert(y, j, x[j])), j, axis=1)
+
+            result = least_squares(residuals, x[others], jac=jacobian, xtol=1e-10, ftol=1e-10, gtol=1e-8)
+            x[others] = result.x
+            model = self.model(x)
+            rows.append(
+                {name: value, "objective": float(result.cost)}
+                | {k: float(np.asarray(getattr(model, k))[0]) for k in ("cl", "v1", "q", "v2", "ka", "f")}
+            )
+        return pd.DataFrame(rows)
+
     def refine(self, x0: np.ndarray) -> Any:
         """One local least-squares fit from ``x0`` (scipy's result object)."""
         lower, upper = np.array([s.bounds for s in self.spec.search]).T
