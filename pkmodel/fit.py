@@ -416,12 +416,21 @@ class Problem:
         return ((predicted.T - [t.mean for t in self.fitted]) / [t.sd for t in self.fitted]).astype(float)
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
-        """d residuals / d x by central differences, all 2 * n_search models in one pass."""
+        """d residuals / d x by central differences, all 2 * n_search models in one pass; at a
+        bound the step on that side stays on the bound (a one-sided difference there)."""
+        lower, upper = self.bounds
         step = np.finfo(float).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
-        X = np.concatenate([x + np.diag(step), x - np.diag(step)])
-        R = self.residuals(X)
+        ahead, behind = np.minimum(x + step, np.maximum(upper, x)), np.maximum(x - step, np.minimum(lower, x))
         p = x.size
-        return ((R[:p] - R[p:]) / (2 * step[:, None])).T
+        X = np.concatenate([x + np.diag(ahead - x), x + np.diag(behind - x)])
+        R = self.residuals(X)
+        return ((R[:p] - R[p:]) / (ahead - behind)[:, None]).T
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the searched coordinates (free scale)."""
+        lower, upper = np.array([s.bounds for s in self.spec.search]).T
+        return lower, upper
 
     def objective(self, X: np.ndarray) -> np.ndarray:
         """Half the sum of squared z-scores, one per row of ``X``."""
@@ -481,7 +490,7 @@ class Problem:
 
     def refine(self, x0: np.ndarray) -> Any:
         """One local least-squares fit from ``x0`` (scipy's result object)."""
-        lower, upper = np.array([s.bounds for s in self.spec.search]).T
+        lower, upper = self.bounds
         return least_squares(
             lambda x: self.residuals(x)[0],
             np.clip(x0, lower, upper),
