@@ -78,7 +78,7 @@ class Target:
     @property
     def regimen(self) -> Regimen | None:
         """The study regimen as a :class:`Regimen` (for plots and the cross-check with simulate)."""
-        if self.amount is None:
+        if self.amount is None or self.route is None:
             return None
         if self.interval is None:
             return Regimen.single(self.amount, self.route)
@@ -311,7 +311,7 @@ def predict_many(model: Model, targets: list[Target] | tuple[Target, ...]) -> np
     out = np.empty((len(targets), n))
     shapes: dict[tuple[str, float | None], dict[str, np.ndarray]] = {}
     for i, t in enumerate(targets):
-        if t.amount is None:
+        if t.amount is None or t.route is None:
             out[i] = np.broadcast_to(np.asarray(getattr(model, t.metric), dtype=float), (n,))
             continue
         key = (t.route, t.interval)
@@ -515,14 +515,14 @@ def calibrate(
     shipped numbers: the global minimum over the declared starts).
     """
     problem = Problem(load_calibration(name_or_path), variant, held)
-    rows, best = [], None
-    for x0 in problem.starts():
-        result = problem.refine(x0)
-        rows.append([*(s.from_free(v) for s, v in zip(problem.spec.search, x0, strict=True)), float(result.cost)])
-        if best is None or result.cost < best.cost:
-            best = result
+    results = [problem.refine(x0) for x0 in problem.starts()]
+    rows = [
+        [*(s.from_free(v) for s, v in zip(problem.spec.search, x0, strict=True)), float(r.cost)]
+        for x0, r in zip(problem.starts(), results, strict=True)
+    ]
     starts = pd.DataFrame(rows, columns=[*(f"start {s.name}" for s in problem.spec.search), "objective"])
-    model = problem.model(best.x)
+    best = min(results, key=lambda r: r.cost)
+    # One subject: the searched values as plain numbers, so the model prints and saves like any other.
     model = model_from_fields({k: np.asarray(v).item() for k, v in problem.values(best.x).items()}, name=problem.name)
     return Calibration(
         model=model,
