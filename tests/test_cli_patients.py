@@ -118,7 +118,8 @@ def test_no_patient_options_print_no_patient_lines(capsys):
     code, out, err = run(capsys, *DEMO)
     assert (code, err) == (0, "")
     assert "patient:" not in out and "clearance:" not in out and "dose suggestion" not in out
-    assert header(out, "parameters").startswith("CL 4.409 L/h")
+    # The shipped (calibrated) clearance, as printed with four significant digits.
+    assert header(out, "parameters").startswith(f"CL {load_params('mildronate').cl:.4g} L/h")
 
 
 # --- label warnings ---------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def test_suggest_dose_for_a_patient_who_needs_no_change(capsys):
     assert code == 0
     suggestion = suggest_dose(load_params("mildronate"), Patient(egfr_category="normal", age=40), demo_regimen())
     assert "unchanged" in suggestion.explanation and one_line(suggestion.explanation) in one_line(out)
-    assert printed_cl(out) == pytest.approx(4.409, rel=5e-4)
+    assert printed_cl(out) == pytest.approx(load_params("mildronate").cl, rel=5e-4)
 
 
 # --- help -------------------------------------------------------------------------------------
