@@ -182,7 +182,7 @@ class Regimen:
             length = _time(over, "over", positive=True)
             # A rounding residue must not add or drop a dose when `over` is a multiple of tau.
             count = length / tau - 1e-9
-            _check_count(count, "over", over, f" at one dose every {format_quantity(tau, 'time')}")
+            _check_count(count, "over", over, f" (one every {format_quantity(tau, 'time')})")
             n_doses = max(1, math.ceil(count))
         if isinstance(n_doses, bool) or not isinstance(n_doses, (int, np.integer)) or n_doses < 1:
             raise PKModelError("n_doses", n_doses, "must be a whole number >= 1")
@@ -250,12 +250,12 @@ class Regimen:
             raise PKModelError("days/over", (days, over), "give exactly one of days or over")
         if over is not None:
             count = _time(over, "over", positive=True) / 24.0 - 1e-9
-            _check_count(count * len(clock), "over", over, f" at {len(clock)} a day")
+            _check_count(count * len(clock), "over", over, f" ({len(clock)} a day)")
             days = max(1, math.ceil(count))
         if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
             raise PKModelError("days", days, "must be a whole number >= 1")
         days = int(days)
-        _check_count(days * len(clock), "days", days, f" at {len(clock)} a day")
+        _check_count(days * len(clock), "days", days, f" ({len(clock)} a day)")
         if (start_day + days - 1) * 24.0 + clock[-1] > MAX_TIME_H:
             raise PKModelError("days", days, f"the last dose would be on day {start_day + days - 1}; {_TIME_LIMIT}")
         doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, **infusion) for d in range(days) for c in clock)
@@ -333,7 +333,7 @@ class Regimen:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise PKModelError("n", n, "must be a whole number >= 1")
         n = int(n)
-        _check_count(n * len(self.doses), "n", n, f" courses of {len(self.doses)} doses")
+        _check_count(n * len(self.doses), "n", n, f" ({n} courses of {len(self.doses)} doses)")
         period = _time(every, "every", positive=True)
         length = self.next_time - self.doses[0].time
         if period < length:
@@ -470,7 +470,10 @@ class Regimen:
 
     def _repr_html_(self) -> str:
         """For notebooks: the sentence, the count and span, and the first rows of the event table."""
-        head = _frame(self.doses[:_REPR_ROWS]).dropna(axis="columns", how="all")
+        head = _frame(self.doses[:_REPR_ROWS])
+        # Columns that say nothing for these doses (all empty, zero or False) only widen the table.
+        quiet = [c for c in _FRAME_COLUMNS[3:] if not head[c].fillna(0).astype(bool).any()]
+        head = head.drop(columns=quiet)
         more = len(self.doses) - _REPR_ROWS
         return (
             f"<p><b>Regimen</b>: {html.escape(_shorten(str(self), 1000))}<br>{self._summary()}</p>"
