@@ -128,6 +128,8 @@ class Regimen:
     text: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.doses, (tuple, list)) or not all(isinstance(d, Dose) for d in self.doses):
+            raise PKModelError("doses", type(self.doses).__name__, "a tuple of Dose records")
         if not self.doses:
             raise PKModelError("doses", self.doses, "a regimen needs at least one dose")
         _check_count(len(self.doses), "doses", f"{len(self.doses)} doses")
@@ -354,8 +356,13 @@ class Regimen:
         if probability is not None:
             if isinstance(probability, bool) or not isinstance(probability, Real) or not 0 <= probability < 1:
                 raise PKModelError("probability", probability, "must be a number in [0, 1)")
-            missed = set((np.flatnonzero(np.random.default_rng(seed).random(n) < probability) + 1).tolist())
+            try:
+                rng = np.random.default_rng(seed)
+            except (TypeError, ValueError) as err:
+                raise PKModelError("seed", seed, f"a seed numpy.random.default_rng accepts ({err})") from None
+            missed = set((np.flatnonzero(rng.random(n) < probability) + 1).tolist())
         else:
+            assert numbers is not None  # exactly one of the two is given
             missed = set(_dose_numbers(numbers, n, "numbers"))
         kept = tuple(d for i, d in enumerate(self.doses, start=1) if i not in missed)
         if not kept:
@@ -364,6 +371,8 @@ class Regimen:
 
     def late(self, delays: Mapping[int, Any]) -> Regimen:
         """The regimen with doses taken late: {dose number (1 = first): delay in h or "2 h"}."""
+        if not isinstance(delays, Mapping):
+            raise PKModelError("delays", delays, "a mapping {dose number: delay}, e.g. {2: '3 h'}")
         numbers = _dose_numbers(delays.keys(), len(self.doses), "delays")
         by = {k: _time(delays[k], f"delays[{k}]") for k in numbers}
         doses = tuple(d.shifted(by.get(i, 0.0)) for i, d in enumerate(self.doses, start=1))
@@ -564,6 +573,8 @@ def _clock_text(hours: float) -> str:
 
 
 def _dose_numbers(numbers: Iterable[Any], n: int, field: str) -> list[int]:
+    if isinstance(numbers, (str, bytes)) or not isinstance(numbers, Iterable):
+        raise PKModelError(field, numbers, f"a list of dose numbers from 1 to {n}")
     out = []
     for k in numbers:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:

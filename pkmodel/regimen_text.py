@@ -125,7 +125,7 @@ class _Parser:
                 self.fail_at(text[pos], pos, "unexpected character; expected words, numbers, clock times, ',' or '+'")
             if m.lastgroup != "space":
                 key = m.group().lower().replace(".", "") if m.lastgroup == "word" else m.group().replace("×", "x")
-                self.tokens.append(_Token(m.lastgroup, m.group(), pos, key))
+                self.tokens.append(_Token(m.lastgroup or "", m.group(), pos, key))
             pos = m.end()
 
     # --- reading tokens -----------------------------------------------------------------------
@@ -274,8 +274,7 @@ class _Parser:
                 hours = self.measure("time", f"the interval after '{tok.text}'", implied)
                 per_day = 24 / hours  # doses a day, needed only to check a list of clock times
                 whole = math.isfinite(per_day) and per_day >= 0.5 and abs(per_day - round(per_day)) < 1e-9
-                per_day = round(per_day) if whole else None
-                self.set(part, "frequency", (hours, per_day), start)
+                self.set(part, "frequency", (hours, round(per_day) if whole else None), start)
             elif k == "weekly":
                 self.set(part, "frequency", (168.0, None), start)
             elif k in _PER_DAY:
@@ -372,14 +371,12 @@ class _Parser:
 
         infusion: dict = slots.get("infusion", {})  # type: ignore[assignment]
         length: dict = slots.get("length", {})  # type: ignore[assignment]
-        start = slots.get("start", 0.0)
+        start: float = slots.get("start", 0.0)  # type: ignore[assignment]
         if infusion and part.route == "oral":  # the constructors refuse it too; here we can point at it
             fail("infusion", "an infusion is an IV dose; write IV (a zero-order input into the depot is written "
                              "with Dose(..., route='oral', duration=...))")
-        if "loading" in slots and "frequency" not in slots:
-            fail("loading", "a loading dose needs a frequency such as q12h (with clock times, write "
-                            "'<loading dose> then <dose> at <times>')" if "clock" in slots
-                 else "a loading dose needs a frequency such as q12h")
+        if "loading" in slots and ("frequency" not in slots or "clock" in slots):
+            fail("loading", "a loading dose needs a frequency such as q12h, without clock times")
         if "loading" in slots and "ss" in slots:
             fail("loading", "a regimen that starts at steady state has no loading dose")
         if "clock" in slots:

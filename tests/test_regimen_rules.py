@@ -471,3 +471,22 @@ def test_single_and_combinations_with_junk_give_a_regimen_or_a_pkmodel_error(amo
     except PKModelError:
         return
     assert isinstance(r, Regimen) and 1 <= len(r.doses) <= MAX_DOSES
+
+
+def test_a_loading_dose_with_clock_times_is_refused_not_dropped():
+    with pytest.raises(PKModelError, match="without clock times"):
+        Regimen.parse("250 mg PO bid at 08:00,20:00 for 2 d loading 1 g")
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers=junk, probability=junk, seed=junk, delays=st.one_of(junk, st.dictionaries(st.integers(-2, 6) | st.floats() | st.text(max_size=3), junk, max_size=3)),
+       by=junk, doses=junk)
+def test_changes_with_junk_give_a_regimen_or_a_pkmodel_error(numbers, probability, seed, delays, by, doses):
+    base = Regimen.repeated(100, 12, n_doses=4)
+    for change in (lambda: base.miss(numbers, probability=probability, seed=seed), lambda: base.late(delays),
+                   lambda: base.shifted(by), lambda: Regimen(doses)):
+        try:
+            r = change()
+        except PKModelError:
+            continue
+        assert isinstance(r, Regimen) and r.doses
