@@ -3,8 +3,14 @@
 A :class:`Regimen` is a sorted tuple of :class:`Dose` records plus what a reader needs to talk
 about it: the nominal dosing interval (period) of its last part and a sentence for ``str()``.
 Build one with :meth:`Regimen.single`, :meth:`Regimen.repeated` or :meth:`Regimen.daily` (clock
-times), combine with ``then`` (sequence), ``+`` (merge) and ``courses`` (repeated courses with
-breaks), and change with ``miss`` and ``late``. Units: amounts mg, times h.
+times), combine with ``then`` (sequence; after a single or loading dose the next part starts one
+of its own intervals later), ``+`` (merge) and ``courses`` (repeated courses with breaks), and
+change with ``miss`` and ``late``. Units: amounts mg, times h. A regimen holds at most
+:data:`pkmodel.limits.MAX_DOSES` doses, at times up to :data:`pkmodel.limits.MAX_TIME_H`.
+
+Infusions: ``duration`` (h) or ``rate`` (mg/h). A rate is kept as the dose's rate, NONMEM's
+meaning: with F < 1 the dose lasts F·amount/rate. The constructors infuse IV only; a zero-order
+input into the depot is a :class:`Dose` with ``route="oral"`` and a ``duration``.
 
 Routes:
     "iv"          into the central compartment: a bolus, or a zero-order infusion when ``duration > 0``.
