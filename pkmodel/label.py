@@ -218,16 +218,9 @@ def _status(table: Mapping[str, Any], key: str, name: str) -> str:
 
 
 def _clock(value: Any) -> float:
-    """Hours after midnight from "HH:MM" or a number in [0, 24]."""
-    if isinstance(value, str):
-        parts = value.strip().split(":")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            h, m = int(parts[0]), int(parts[1])
-            if 0 <= h <= 24 and 0 <= m < 60 and h * 60 + m <= 24 * 60:
-                return h + m / 60.0
-    elif not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 24:
-        return float(value)
-    raise PKModelError("late_dose_after", value, 'a clock time "HH:MM" or hours after midnight in [0, 24]')
+    from pkmodel.units import parse_clock  # imported here so that only this function changes
+
+    return parse_clock(value, field="late_dose_after", allow_end_of_day=True)
 
 
 # --- findings ---------------------------------------------------------------------------------

@@ -3,8 +3,14 @@
 A :class:`Regimen` is a sorted tuple of :class:`Dose` records plus what a reader needs to talk
 about it: the nominal dosing interval (period) of its last part and a sentence for ``str()``.
 Build one with :meth:`Regimen.single`, :meth:`Regimen.repeated` or :meth:`Regimen.daily` (clock
-times), combine with ``then`` (sequence), ``+`` (merge) and ``courses`` (repeated courses with
-breaks), and change with ``miss`` and ``late``. Units: amounts mg, times h.
+times), combine with ``then`` (sequence; after a single or loading dose the next part starts one
+of its own intervals later), ``+`` (merge) and ``courses`` (repeated courses with breaks), and
+change with ``miss`` and ``late``. Units: amounts mg, times h. A regimen holds at most
+:data:`pkmodel.limits.MAX_DOSES` doses, at times up to :data:`pkmodel.limits.MAX_TIME_H`.
+
+Infusions: ``duration`` (h) or ``rate`` (mg/h). A rate is kept as the dose's rate, NONMEM's
+meaning: with F < 1 the dose lasts F·amount/rate. The constructors infuse IV only; a zero-order
+input into the depot is a :class:`Dose` with ``route="oral"`` and a ``duration``.
 
 Routes:
     "iv"          into the central compartment: a bolus, or a zero-order infusion when ``duration > 0``.
@@ -18,20 +24,25 @@ to the current state instead of resetting. It is computed in closed form by the 
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pkmodel.errors import PKModelError
-from pkmodel.units import format_quantity, parse_quantity
+from pkmodel.limits import MAX_DOSES, MAX_TIME_H
+from pkmodel.units import format_quantity, parse_clock, parse_quantity
 
 ROUTES = ("iv", "oral", "peripheral")
 _ROUTE_WORDS = {"iv": "IV", "oral": "oral", "peripheral": "into the peripheral compartment"}
-_FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "ss", "ii_h")
+# Every field of a Dose has a column, so that from_frame(to_frame()) gives the same doses back.
+_FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "ii_h", "f", "lag_h", "reset")
+_REPR_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -40,11 +51,13 @@ class Dose:
 
     ``duration`` (h) > 0 makes it a zero-order input over that time; alternatively ``rate`` (mg/h)
     fixes the infusion rate, and the duration follows from the amount actually given (F·amount /
-    rate, NONMEM's rule for RATE > 0). ``f`` and ``lag`` (h) override the model's bioavailability
-    and lag time for this dose (by default they apply to oral doses only). ``ss`` 0, 1 or 2 and
-    ``ii`` (h) as in NONMEM (see the module docstring). ``reset=True`` empties every compartment
-    and stops every infusion just before this dose (NONMEM EVID 4); with ``amount=0`` it is a reset
-    alone (EVID 3).
+    rate, NONMEM's rule for RATE > 0). Any route may be infused here (NONMEM datasets may infuse
+    into the depot); the friendly constructors of :class:`Regimen` infuse IV only. ``f`` and
+    ``lag`` (h) override the model's bioavailability and lag time for this dose (by default they
+    apply to oral doses only). ``ss`` 0, 1 or 2 and ``ii`` (h) as in NONMEM (see the module
+    docstring). ``reset=True`` empties every compartment and stops every infusion just before this
+    dose (NONMEM EVID 4); with ``amount=0`` it is a reset alone (EVID 3). Times, durations,
+    intervals and lags are at most :data:`pkmodel.limits.MAX_TIME_H`.
     """
 
     time: float
@@ -60,29 +73,36 @@ class Dose:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "time", parse_quantity(self.time, "time", field="time", positive=False))
+        if not isinstance(self.reset, (bool, np.bool_)):
+            raise PKModelError("reset", self.reset, "True or False")
+        set_(self, "reset", bool(self.reset))
+        set_(self, "time", _time(self.time, "time"))
         set_(self, "amount", parse_quantity(self.amount, "amount", field="amount", positive=not self.reset))
-        set_(self, "duration", parse_quantity(self.duration, "time", field="duration", positive=False))
+        set_(self, "duration", _time(self.duration, "duration"))
         route = self.route.lower() if isinstance(self.route, str) else self.route
         if route not in ROUTES:
             raise PKModelError("route", self.route, f"allowed routes: {', '.join(ROUTES)}")
         set_(self, "route", route)
-        if self.ss not in (0, 1, 2) or isinstance(self.ss, bool):
-            raise PKModelError("ss", self.ss, "allowed: 0 (none), 1 (reset to steady state), 2 (add steady state)")
+        ss_allowed = "allowed: 0 (none), 1 (reset to steady state), 2 (add steady state)"
+        if isinstance(self.ss, bool) or not isinstance(self.ss, (int, np.integer)) or self.ss not in (0, 1, 2):
+            raise PKModelError("ss", self.ss, ss_allowed)
+        set_(self, "ss", int(self.ss))
         if self.ss:
             if self.ii is None:
                 raise PKModelError("ii", None, "a steady-state dose needs its interval ii (h, > 0)")
-            set_(self, "ii", parse_quantity(self.ii, "time", field="ii", positive=True))
+            set_(self, "ii", _time(self.ii, "ii", positive=True))
         elif self.ii is not None:
             raise PKModelError("ii", self.ii, "ii is only meaningful with ss = 1 or 2")
         if self.rate is not None:
             if self.duration:
                 raise PKModelError("duration/rate", (self.duration, self.rate), "give a duration or a rate, not both")
             set_(self, "rate", parse_quantity(self.rate, "infusion_rate", field="rate", positive=True))
-        if self.f is not None and not (isinstance(self.f, (int, float)) and 0 < self.f <= 1):
-            raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
+        if self.f is not None:
+            if isinstance(self.f, bool) or not isinstance(self.f, Real) or not 0 < self.f <= 1:
+                raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
+            set_(self, "f", float(self.f))
         if self.lag is not None:
-            set_(self, "lag", parse_quantity(self.lag, "time", field="lag", positive=False))
+            set_(self, "lag", _time(self.lag, "lag"))
 
     @property
     def infusion(self) -> bool:
@@ -105,18 +125,23 @@ class Dose:
 @dataclass(frozen=True)
 class Regimen:
     """A dosing regimen: doses sorted by time; ``interval``, the period (h) after which the
-    pattern of its last part repeats (None when it does not repeat); ``text``, its sentence."""
+    pattern of its last part repeats (None when it does not repeat); ``text``, its sentence.
+    At most :data:`pkmodel.limits.MAX_DOSES` doses; every constructor and combination counts the
+    doses before it builds them."""
 
     doses: tuple[Dose, ...]
     interval: float | None = None
     text: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.doses, (tuple, list)) or not all(isinstance(d, Dose) for d in self.doses):
+            raise PKModelError("doses", type(self.doses).__name__, "a tuple of Dose records")
         if not self.doses:
             raise PKModelError("doses", self.doses, "a regimen needs at least one dose")
+        _check_count(len(self.doses), "doses", f"{len(self.doses)} doses")
         object.__setattr__(self, "doses", tuple(sorted(self.doses, key=lambda d: d.time)))
         if self.interval is not None:
-            object.__setattr__(self, "interval", parse_quantity(self.interval, "time", field="interval", positive=True))
+            object.__setattr__(self, "interval", _time(self.interval, "interval", positive=True))
 
     # --- construction ------------------------------------------------------------------------
 
@@ -125,8 +150,9 @@ class Regimen:
         cls, amount: Any, route: str = "iv", *, duration: Any = 0.0, rate: Any = None, time: Any = 0.0
     ) -> Regimen:
         """One dose of ``amount`` (mg, or a string such as "500 mg") at ``time`` (h); an IV
-        infusion is given by its ``duration`` (h) or its ``rate`` (mg/h)."""
-        dose = Dose(time, amount, route, _infusion_length(amount, duration, rate))
+        infusion is given by its ``duration`` (h) or its ``rate`` (mg/h, kept as the dose's rate as
+        in NONMEM: with F < 1 it lasts F·amount/rate)."""
+        dose = Dose(time, amount, route, **_infusion(route, duration, rate))
         return cls((dose,), text=dose.describe() + (f" at {format_quantity(dose.time, 'time')}" if dose.time else ""))
 
     @classmethod
@@ -142,36 +168,59 @@ class Regimen:
         rate: Any = None,
         start: Any = 0.0,
         steady_state: bool = False,
+        loading: Any = None,
     ) -> Regimen:
         """``amount`` every ``interval``, either ``n_doses`` times or for a treatment length
         ``over`` (every dose that starts before its end: "14 d" at 12 h is 28 doses).
 
         ``amount`` may be a sequence, one amount per dose (then ``n_doses`` is its length).
-        ``steady_state=True`` starts already at steady state (the first dose has ss=1).
+        ``loading`` (mg or "1 g"): the first dose has this amount, the others ``amount``; the
+        count ``n_doses`` includes it. ``steady_state=True`` starts already at steady state (the
+        first dose has ss=1). An IV infusion is given by ``duration`` (h) or ``rate`` (mg/h).
         """
-        tau = parse_quantity(interval, "time", field="interval", positive=True)
-        t0 = parse_quantity(start, "time", field="start", positive=False)
+        tau = _time(interval, "interval", positive=True)
+        t0 = _time(start, "start")
+        infusion = _infusion(route, duration, rate)
         amounts = list(amount) if isinstance(amount, (list, tuple, np.ndarray)) else None
         if amounts is not None and n_doses is None and over is None:
             n_doses = len(amounts)
         if (n_doses is None) == (over is None):
             raise PKModelError("n_doses/over", (n_doses, over), "give exactly one of n_doses or over")
         if over is not None:
-            length = parse_quantity(over, "time", field="over", positive=True)
+            length = _time(over, "over", positive=True)
             # A rounding residue must not add or drop a dose when `over` is a multiple of tau.
-            n_doses = max(1, math.ceil(length / tau - 1e-9))
+            count = length / tau - 1e-9
+            _check_count(count, "over", over, f" (one every {format_quantity(tau, 'time')})")
+            n_doses = max(1, math.ceil(count))
         if isinstance(n_doses, bool) or not isinstance(n_doses, (int, np.integer)) or n_doses < 1:
             raise PKModelError("n_doses", n_doses, "must be a whole number >= 1")
+        n_doses = int(n_doses)
+        _check_count(n_doses, "n_doses", n_doses)
+        if t0 + (n_doses - 1) * tau > MAX_TIME_H:
+            last = format_quantity(t0 + (n_doses - 1) * tau, "time")
+            raise PKModelError("n_doses/over", n_doses, f"the last dose would be at {last}; {_TIME_LIMIT}")
         if amounts is not None and len(amounts) != n_doses:
             raise PKModelError("amount", amounts, f"one amount per dose: expected {n_doses} amounts")
-        per_dose = amounts or [amount] * int(n_doses)
-        first = Dose(t0, per_dose[0], route, _infusion_length(per_dose[0], duration, rate))
-        doses = [Dose(t0 + i * tau, a, route, _infusion_length(a, duration, rate)) for i, a in enumerate(per_dose)]
+        if loading is not None:
+            if amounts is not None:
+                raise PKModelError("loading", loading, "give one maintenance amount with a loading dose, not a list")
+            if steady_state:
+                raise PKModelError("loading", loading, "a regimen that starts at steady state has no loading dose")
+            loading = parse_quantity(loading, "amount", field="loading", positive=True)
+        per_dose = amounts or [amount] * n_doses
+        if loading is not None:
+            per_dose = [loading, *per_dose[1:]]
+        doses = [Dose(t0 + i * tau, a, route, **infusion) for i, a in enumerate(per_dose)]
         if steady_state:
             doses[0] = replace(doses[0], ss=1, ii=tau)
-        what = first.describe() if amounts is None else f"{len(amounts)} doses ({_amount_list(amounts)}) {route}"
+        if amounts is None:
+            what = Dose(t0, amount, route, **infusion).describe()
+        else:
+            what = f"{len(amounts)} doses ({_amount_list(amounts)}) {route}"
         text = f"{what} every {format_quantity(tau, 'time')}"
         text += f", {n_doses} doses ({format_quantity(n_doses * tau, 'time')})" if n_doses > 1 else ", 1 dose"
+        if loading is not None:
+            text += f", the first {format_quantity(loading, 'amount')} (loading dose)"
         if steady_state:
             text += ", from steady state"
         if t0:
@@ -188,23 +237,40 @@ class Regimen:
         over: Any = None,
         route: str = "oral",
         duration: Any = 0.0,
+        rate: Any = None,
         start_day: int = 0,
     ) -> Regimen:
-        """``amount`` at clock times ``at`` each day ("08:00", "14:00", or hours after midnight),
-        for ``days`` days or a treatment length ``over``. Time 0 is midnight of day 0."""
-        clock = sorted(_clock(t) for t in at)
+        """``amount`` at clock times ``at`` each day ("08:00", "14:00", or hours after midnight in
+        [0, 24)), for ``days`` days or a treatment length ``over``, from day ``start_day`` (a whole
+        number >= 0). Time 0 is midnight of day 0. An IV infusion is given by ``duration`` (h) or
+        ``rate`` (mg/h)."""
+        if isinstance(at, (str, bytes)) or not isinstance(at, Iterable):
+            raise PKModelError("at", at, "a list of clock times, e.g. ['08:00', '14:00']")
+        at = list(at)
+        clock = sorted(parse_clock(t, field="at") for t in at)
         if not clock or len(set(clock)) != len(clock):
-            raise PKModelError("at", list(at), "one or more distinct clock times, e.g. ['08:00', '14:00']")
+            raise PKModelError("at", at, "one or more distinct clock times, e.g. ['08:00', '14:00']")
+        if isinstance(start_day, bool) or not isinstance(start_day, (int, np.integer)) or start_day < 0:
+            raise PKModelError("start_day", start_day, "a whole number of days >= 0 (day 0 starts at time 0)")
+        start_day = int(start_day)
+        infusion = _infusion(route, duration, rate)
         if (days is None) == (over is None):
             raise PKModelError("days/over", (days, over), "give exactly one of days or over")
         if over is not None:
-            days = max(1, math.ceil(parse_quantity(over, "time", field="over", positive=True) / 24.0 - 1e-9))
+            count = _time(over, "over", positive=True) / 24.0 - 1e-9
+            _check_count(count * len(clock), "over", over, f" ({len(clock)} a day)")
+            days = max(1, math.ceil(count))
         if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
             raise PKModelError("days", days, "must be a whole number >= 1")
-        length = _infusion_length(amount, duration, None)
-        doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, length) for d in range(int(days)) for c in clock)
+        days = int(days)
+        _check_count(days * len(clock), "days", days, f" ({len(clock)} a day)")
+        if (start_day + days - 1) * 24.0 + clock[-1] > MAX_TIME_H:
+            raise PKModelError("days", days, f"the last dose would be on day {start_day + days - 1}; {_TIME_LIMIT}")
+        doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, **infusion) for d in range(days) for c in clock)
         times = ",".join(_clock_text(c) for c in clock)
         text = f"{doses[0].describe()} at {times} daily for {days} d"
+        if start_day:
+            text += f" from day {start_day}"
         return cls(doses, interval=24.0, text=text)
 
     @classmethod
@@ -226,15 +292,38 @@ class Regimen:
 
     def shifted(self, by: Any) -> Regimen:
         """The same regimen ``by`` hours later."""
-        h = parse_quantity(by, "time", field="by") if isinstance(by, str) else float(by)
+        h = parse_quantity(by, "time", field="by")
         return Regimen(tuple(d.shifted(h) for d in self.doses), self.interval, self.text)
 
-    def then(self, other: Regimen, *, gap: Any = 0.0) -> Regimen:
-        """``other`` started when this regimen's next dose would be due (plus ``gap``), as in
-        "IV for 10 days, then oral"."""
-        pause = parse_quantity(gap, "time", field="gap", positive=False)
-        start = self.next_time + pause - other.doses[0].time
-        later = other.shifted(start)
+    def then(self, other: Regimen, *, gap: Any = None) -> Regimen:
+        """``other`` after this regimen, as in "IV for 10 days, then oral".
+
+        When ``other`` starts (its first dose; the rest keep their spacing):
+
+        * this regimen repeats (it has an ``interval``): when its next dose would be due
+          (:attr:`next_time`), plus ``gap`` if given;
+        * it does not repeat (a single dose, a loading dose) and no ``gap`` is given: one of
+          ``other``'s intervals after this regimen's last dose, and not before that dose ends.
+          This is what a prescriber means by "500 mg, then 250 mg q12h": 500 mg at 0 h, 250 mg
+          from 12 h. If ``other`` does not repeat either, a ``gap`` is required;
+        * it does not repeat and ``gap`` is given: ``gap`` after its last administration ends.
+        """
+        if not isinstance(other, Regimen):
+            raise PKModelError("other", type(other).__name__, "then() takes a Regimen")
+        _check_count(len(self.doses) + len(other.doses), "then", f"{len(self.doses)} + {len(other.doses)} doses")
+        if gap is not None:
+            pause = _time(gap, "gap")
+            start = self.next_time + pause
+        elif self.interval is not None:
+            pause, start = 0.0, self.next_time
+        elif other.interval is not None:
+            pause, start = 0.0, max(self.doses[-1].time + other.interval, self.end)
+        else:
+            raise PKModelError(
+                "gap", None, "neither regimen repeats, so nothing says when the second starts: give then(..., "
+                "gap=...), the break (h) between the end of the first and the second"
+            )
+        later = other.shifted(start - other.doses[0].time)
         text = f"{self} then {other}" + (f" after a break of {format_quantity(pause, 'time')}" if pause else "")
         return Regimen(self.doses + later.doses, other.interval, text)
 
@@ -242,6 +331,7 @@ class Regimen:
         """Both regimens at once, at the times each gives."""
         if not isinstance(other, Regimen):
             return NotImplemented
+        _check_count(len(self.doses) + len(other.doses), "+", f"{len(self.doses)} + {len(other.doses)} doses")
         interval = self.interval if self.interval == other.interval else None
         return Regimen(self.doses + other.doses, interval, f"{self} + {other}")
 
@@ -250,11 +340,13 @@ class Regimen:
         "a course of 4-6 weeks, repeated 2-3 times a year"."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise PKModelError("n", n, "must be a whole number >= 1")
-        period = parse_quantity(every, "time", field="every", positive=True)
+        n = int(n)
+        _check_count(n * len(self.doses), "n", n, f" ({n} courses of {len(self.doses)} doses)")
+        period = _time(every, "every", positive=True)
         length = self.next_time - self.doses[0].time
         if period < length:
             raise PKModelError("every", every, f"courses must not overlap: at least {format_quantity(length, 'time')}")
-        doses = tuple(d.shifted(k * period) for k in range(int(n)) for d in self.doses)
+        doses = tuple(d.shifted(k * period) for k in range(n) for d in self.doses)
         return Regimen(doses, self.interval, f"{n} courses of ({self}), one every {format_quantity(period, 'time')}")
 
     # --- changes ------------------------------------------------------------------------------
@@ -268,10 +360,15 @@ class Regimen:
         if (numbers is None) == (probability is None):
             raise PKModelError("numbers/probability", (numbers, probability), "give exactly one of them")
         if probability is not None:
-            if not 0 <= probability < 1:
-                raise PKModelError("probability", probability, "must be in [0, 1)")
-            missed = set((np.flatnonzero(np.random.default_rng(seed).random(n) < probability) + 1).tolist())
+            if isinstance(probability, bool) or not isinstance(probability, Real) or not 0 <= probability < 1:
+                raise PKModelError("probability", probability, "must be a number in [0, 1)")
+            try:
+                rng = np.random.default_rng(seed)
+            except (TypeError, ValueError) as err:
+                raise PKModelError("seed", seed, f"a seed numpy.random.default_rng accepts ({err})") from None
+            missed = set((np.flatnonzero(rng.random(n) < probability) + 1).tolist())
         else:
+            assert numbers is not None  # exactly one of the two is given
             missed = set(_dose_numbers(numbers, n, "numbers"))
         kept = tuple(d for i, d in enumerate(self.doses, start=1) if i not in missed)
         if not kept:
@@ -280,8 +377,10 @@ class Regimen:
 
     def late(self, delays: Mapping[int, Any]) -> Regimen:
         """The regimen with doses taken late: {dose number (1 = first): delay in h or "2 h"}."""
+        if not isinstance(delays, Mapping):
+            raise PKModelError("delays", delays, "a mapping {dose number: delay}, e.g. {2: '3 h'}")
         numbers = _dose_numbers(delays.keys(), len(self.doses), "delays")
-        by = {k: parse_quantity(delays[k], "time", field=f"delays[{k}]", positive=False) for k in numbers}
+        by = {k: _time(delays[k], f"delays[{k}]") for k in numbers}
         doses = tuple(d.shifted(by.get(i, 0.0)) for i, d in enumerate(self.doses, start=1))
         said = ", ".join(f"dose {k} {format_quantity(v, 'time')} late" for k, v in by.items())
         return Regimen(doses, self.interval, f"{self}, {said}")
@@ -295,7 +394,8 @@ class Regimen:
 
     @property
     def end(self) -> float:
-        """Time the last administration ends (nominally: before lag and F), h."""
+        """Time the last administration ends, h: nominally, before lag and F (a dose given by its
+        rate lasts amount/rate here; the engine infuses F·amount at that rate)."""
         return max(d.time + (d.amount / d.rate if d.rate else d.duration) for d in self.doses)
 
     @property
@@ -319,30 +419,45 @@ class Regimen:
         return start, start + self.interval
 
     def to_frame(self) -> pd.DataFrame:
-        """The event table: one row per dose, columns time_h, amount_mg, route, duration_h, ss, ii_h."""
-        rows = [(d.time, d.amount, d.route, d.duration, d.ss, d.ii if d.ii is not None else np.nan) for d in self.doses]
-        return pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
+        """The event table, one row per dose and a column per field of :class:`Dose`: time_h,
+        amount_mg, route, duration_h, rate_mg_h, ss, ii_h, f, lag_h, reset. A field that is not
+        given (rate, ii, f, lag) is an empty cell (NaN)."""
+        return _frame(self.doses)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, interval: Any = None) -> Regimen:
-        """A regimen from an event table as written by :meth:`to_frame` (``duration_h``, ``ss`` and
-        ``ii_h`` optional)."""
+        """A regimen from an event table as written by :meth:`to_frame`: time_h, amount_mg and
+        route are required; the other columns are optional, and an empty cell (NaN, None) in them
+        means "not given" (duration 0, no rate, ss 0, no ii, the model's F and lag, no reset).
+        ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing is rounded."""
+        if not isinstance(frame, pd.DataFrame):
+            raise PKModelError("frame", type(frame).__name__, "a pandas DataFrame with the columns of to_frame()")
         missing = [c for c in ("time_h", "amount_mg", "route") if c not in frame.columns]
         if missing:
             raise PKModelError("frame", list(frame.columns), f"missing column(s): {', '.join(missing)}")
+        unknown = [c for c in frame.columns if c not in _FRAME_COLUMNS]
+        if unknown:
+            raise PKModelError("frame", unknown, f"unknown column(s); the columns are {', '.join(_FRAME_COLUMNS)}")
+        _check_count(len(frame), "frame", f"{len(frame)} rows")
         doses = []
         for i, row in enumerate(frame.to_dict("records")):
-            ii = row.get("ii_h")
-            ss = row.get("ss", 0)
             try:
+                ss = _whole_cell(row.get("ss"), "ss", 0)
+                reset = _whole_cell(row.get("reset"), "reset", 0)
+                if reset not in (0, 1):
+                    raise PKModelError("reset", row.get("reset"), "True or False (or 1 or 0)")
                 doses.append(
                     Dose(
                         row["time_h"],
                         row["amount_mg"],
                         row["route"],
-                        row.get("duration_h", 0.0),
-                        int(ss) if ss == ss else 0,
-                        None if ii is None or ii != ii else ii,
+                        _cell(row.get("duration_h"), 0.0),
+                        ss,
+                        _cell(row.get("ii_h")),
+                        _cell(row.get("rate_mg_h")),
+                        _cell(row.get("f")),
+                        _cell(row.get("lag_h")),
+                        bool(reset),
                     )
                 )
             except PKModelError as err:
@@ -358,31 +473,104 @@ class Regimen:
             f"{d.describe()} at {format_quantity(d.time, 'time')}" for d in self.doses
         )
 
+    def _summary(self) -> str:
+        n = len(self.doses)
+        first, last = format_quantity(self.doses[0].time, "time"), format_quantity(self.doses[-1].time, "time")
+        return f"{n} dose{'s' * (n != 1)}" + (f" from {first} to {last}" if n > 1 else f" at {first}")
 
-def _infusion_length(amount: Any, duration: Any, rate: Any) -> float:
-    """Infusion duration (h) from a duration or a rate (mg/h); 0 for a bolus."""
+    def __repr__(self) -> str:
+        """Short, whatever the number of doses: the sentence, the count and the span of dose times
+        (``to_frame()`` lists the doses)."""
+        return f"Regimen({_shorten(str(self), 200)!r}; {self._summary()})"
+
+    def _repr_html_(self) -> str:
+        """For notebooks: the sentence, the count and span, and the first rows of the event table."""
+        head = _frame(self.doses[:_REPR_ROWS])
+        # Columns that say nothing for these doses (all empty, zero or False) only widen the table.
+        quiet = [c for c in _FRAME_COLUMNS[3:] if not head[c].fillna(0).astype(bool).any()]
+        head = head.drop(columns=quiet)
+        more = len(self.doses) - _REPR_ROWS
+        return (
+            f"<p><b>Regimen</b>: {html.escape(_shorten(str(self), 1000))}<br>{self._summary()}</p>"
+            + head.to_html(index=False, na_rep="")
+            + (f"<p>… and {more} more dose{'s' * (more != 1)} (<code>to_frame()</code> lists them all)</p>"
+               if more > 0 else "")
+        )
+
+
+_TIME_LIMIT = f"times are at most {MAX_TIME_H:g} h (pkmodel.limits.MAX_TIME_H, about 114 years)"
+
+
+def _time(value: Any, field: str, *, positive: bool = False) -> float:
+    """A time (h) of a dose or regimen, at most MAX_TIME_H."""
+    hours = parse_quantity(value, "time", field=field, positive=positive)
+    if hours > MAX_TIME_H:
+        raise PKModelError(field, value, _TIME_LIMIT)
+    return hours
+
+
+def _check_count(n: float, field: str, value: Any, how: str = "") -> None:
+    """Refuse more than MAX_DOSES doses before any of them is built."""
+    if n > MAX_DOSES:
+        count = f"{n:.0f}" if n < 1e15 else f"{n:.3g}"
+        raise PKModelError(
+            field, value, f"that is {count} doses{how}, more than the limit of {MAX_DOSES} doses in one regimen "
+            "(pkmodel.limits.MAX_DOSES); give fewer doses, a shorter treatment or a longer interval"
+        )
+
+
+def _infusion(route: Any, duration: Any, rate: Any) -> dict[str, Any]:
+    """Dose keywords for an IV infusion given by its ``duration`` (h) or its ``rate`` (mg/h), kept
+    as given (NONMEM's meaning of a rate); a bolus when neither is given. The friendly
+    constructors infuse IV only: an oral "infusion" is refused, not quietly given into the depot."""
+    length = 0.0 if duration is None else _time(duration, "duration")
     if rate is None:
-        return parse_quantity(duration, "time", field="duration", positive=False)
-    if duration not in (0, 0.0, None):
+        infusion: dict[str, Any] = {"duration": length}
+    elif length:
         raise PKModelError("duration/rate", (duration, rate), "give an infusion's duration or its rate, not both")
-    r = parse_quantity(rate, "infusion_rate", field="rate", positive=True)
-    return parse_quantity(amount, "amount", field="amount", positive=True) / r
+    else:
+        infusion = {"rate": parse_quantity(rate, "infusion_rate", field="rate", positive=True)}
+    if (length or rate is not None) and isinstance(route, str) and route.lower() == "oral":
+        field, value = ("rate", rate) if rate is not None else ("duration", duration)
+        raise PKModelError(
+            field, value, "an infusion is an IV dose (route 'iv'); a zero-order input into the depot is written "
+            "with Dose(..., route='oral', duration=...)"
+        )
+    return infusion
 
 
-def _clock(value: str | float) -> float:
-    """Hours after midnight from "08:00" or a number of hours in [0, 24)."""
-    if isinstance(value, str):
-        parts = value.strip().split(":")
-        try:
-            hours, minutes = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (None, None)
-        except ValueError:
-            hours, minutes = None, None
-        if hours is None or not (0 <= hours < 24 and 0 <= minutes < 60):
-            raise PKModelError("at", value, "clock times are written HH:MM, from 00:00 to 23:59")
-        return hours + minutes / 60.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 24:
-        raise PKModelError("at", value, "a clock time 'HH:MM' or hours after midnight in [0, 24)")
-    return float(value)
+def _cell(value: Any, default: Any = None) -> Any:
+    """An optional cell of an event table: empty (None, NaN) means ``default``."""
+    return default if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else value
+
+
+def _whole_cell(value: Any, field: str, default: int) -> int:
+    """A whole-number cell (ss, reset): 1 and 1.0 are 1; 1.5 is refused, not truncated."""
+    value = _cell(value, default)
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise PKModelError(field, value, "a whole number" if field == "ss" else "True or False (or 1 or 0)")
+
+
+def _frame(doses: Sequence[Dose]) -> pd.DataFrame:
+    def opt(x: float | None) -> float:
+        return np.nan if x is None else x
+
+    rows = [
+        (d.time, d.amount, d.route, d.duration, opt(d.rate), d.ss, opt(d.ii), opt(d.f), opt(d.lag), d.reset)
+        for d in doses
+    ]
+    frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
+    return frame.astype({"time_h": float, "amount_mg": float, "duration_h": float, "rate_mg_h": float, "ss": int,
+                         "ii_h": float, "f": float, "lag_h": float, "reset": bool})
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _clock_text(hours: float) -> str:
@@ -391,6 +579,8 @@ def _clock_text(hours: float) -> str:
 
 
 def _dose_numbers(numbers: Iterable[Any], n: int, field: str) -> list[int]:
+    if isinstance(numbers, (str, bytes)) or not isinstance(numbers, Iterable):
+        raise PKModelError(field, numbers, f"a list of dose numbers from 1 to {n}")
     out = []
     for k in numbers:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:

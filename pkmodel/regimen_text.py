@@ -17,7 +17,8 @@ read by units.py, which is case-sensitive except that time units have no case cl
     clause    = frequency
               | ("x" | "×") NUMBER ["doses" | TIME-UNIT]       10 doses, or a length "x 14 d"
               | "for" NUMBER ("doses" | TIME-UNIT)             "for 6 weeks"
-              | "over" TIME | "rate" RATE | "at" RATE           infusion length or rate (mg/h)
+              | "over" TIME | "rate" RATE | "at" RATE           IV infusion length or rate (mg/h)
+              | "loading" ["dose"] AMOUNT                      the first dose's amount (needs a frequency)
               | "at" CLOCK { ("," | "and") CLOCK }             clock times each day: Regimen.daily
               | ["from" | "at"] ("ss" | "steady state")        start at steady state
               | ("starting" | "start") ["at" | "from"] TIME | "from" TIME | "at" TIME
@@ -29,7 +30,11 @@ read by units.py, which is case-sensitive except that time units have no case cl
 "x" and "for" need a frequency (or clock times) before them; a frequency needs a length; "x 14 d"
 at q12h is every dose that starts before 14 d (28 doses, Regimen.repeated's rule). Clock times
 mean "daily" and must number as many as the frequency's doses a day. A part after "then" starts
-when the previous one's next dose is due, so it may not have its own start or clock times.
+where :meth:`Regimen.then` puts it: when the previous part's next dose is due, or, after a single
+dose such as a loading dose, one of its own intervals later ("500 mg IV then 250 mg IV q12h x 5":
+250 mg from 12 h); so it may not have its own start or clock times. A rate is the dose's rate, as
+in NONMEM ("at 50 mg/h"), and infusions are IV only: "500 mg PO over 30 min" is refused.
+Errors quote the words around the bad one, not the whole text.
 """
 
 from __future__ import annotations
@@ -41,12 +46,15 @@ from functools import partial
 from typing import NoReturn
 
 from pkmodel.errors import PKModelError
+from pkmodel.limits import MAX_DOSES
 from pkmodel.regimen import Regimen
-from pkmodel.units import parse_quantity
+from pkmodel.units import parse_clock, parse_quantity
 
-# A typo such as "q1s for 52 weeks" would otherwise build millions of Dose objects before anyone
-# notices; no real regimen comes near this.
-MAX_DOSES = 100_000
+# An error quotes this many characters either side of the bad word, not the whole text: a
+# 100,000-character --regimen must not come back as a 200 KB error line.
+_CONTEXT = 30
+_LONGEST_WORD = 40  # a quoted word or clause longer than this is cut with "…"
+_LONGEST_UNIT = 20  # longer than any unit units.py knows; a longer word is cut before it is quoted
 
 # Only ASCII digits (as in units.py). Letters and digits are separate tokens, so "q12h" reads
 # exactly like "q 12 h"; "/", "." and "-" may join letters ("mg/h", "p.o.", "steady-state").
@@ -64,7 +72,7 @@ _CONNECTORS = {"then", "and", "+"}
 _KEYWORDS = {
     *_ROUTES, *_PER_DAY, *_ADVERBS, *_NUMBER_WORDS, *_CONNECTORS,
     "q", "every", "weekly", "x", "for", "over", "rate", "at", "from", "ss", "steady", "steady-state",
-    "start", "starting", "after",
+    "start", "starting", "after", "loading",
 }
 _STEADY = ("ss", "steady", "steady-state")
 _UNIT_OF = {"amount": "an amount unit", "time": "a time unit", "infusion_rate": "an infusion rate unit"}
@@ -101,6 +109,7 @@ class _Part:
     """One regimen before it is built: the dose, the route and each clause (value, text, pos)."""
 
     amount: float
+    pos: int = 0  # where the part starts in the text
     route: str = ""
     slots: dict[str, tuple[object, str, int]] = field(default_factory=dict)
     text: str = ""
@@ -116,7 +125,7 @@ class _Parser:
                 self.fail_at(text[pos], pos, "unexpected character; expected words, numbers, clock times, ',' or '+'")
             if m.lastgroup != "space":
                 key = m.group().lower().replace(".", "") if m.lastgroup == "word" else m.group().replace("×", "x")
-                self.tokens.append(_Token(m.lastgroup, m.group(), pos, key))
+                self.tokens.append(_Token(m.lastgroup or "", m.group(), pos, key))
             pos = m.end()
 
     # --- reading tokens -----------------------------------------------------------------------
@@ -141,8 +150,13 @@ class _Parser:
         return self.take() if self.key() in keys else None
 
     def fail_at(self, word: str, pos: int, message: str) -> NoReturn:
+        """Refuse the text at ``word`` (at character ``pos``): the error's value is the text around
+        the word, not the whole text, and the word itself is cut if it is long."""
         number = len(re.findall(r"\S+", self.text[: pos + 1]))  # the user's words, not our tokens
-        raise PKModelError("regimen", self.text, f"'{word}' (word {number}, character {pos + 1}): {message}")
+        raise PKModelError(
+            "regimen", _excerpt(self.text, pos, pos + len(word)),
+            f"'{_shorten(word)}' (word {number}, character {pos + 1}): {message}",
+        )
 
     def fail(self, tok: _Token | None, message: str) -> NoReturn:
         if tok is None:  # the text ended too early: point at its last word
@@ -169,6 +183,8 @@ class _Parser:
         count = num if isinstance(num, str) else num.text
         unit = self.peek()
         written = unit.text.rstrip(".") if unit is not None and unit.kind == "word" else ""
+        if len(written) > _LONGEST_UNIT:  # not a unit; cut it so units.py's message stays short
+            written = written[: _LONGEST_UNIT - 1] + "…"
         try:
             value = parse_quantity(f"{count} {written}", kind, field="regimen")  # type: ignore[arg-type]
         except PKModelError as err:
@@ -197,22 +213,28 @@ class _Parser:
         first, last = self.tokens[start], self.tokens[self.i - 1]
         said = self.text[first.pos : last.pos + len(last.text)]
         if slot in part.slots:
-            self.fail_at(said, first.pos, f"{_SLOTS[slot]} is already given by '{part.slots[slot][1]}'; give it once")
+            given = _shorten(part.slots[slot][1])
+            self.fail_at(said, first.pos, f"{_SLOTS[slot]} is already given by '{given}'; give it once")
         part.slots[slot] = (value, said, first.pos)
 
     # --- grammar ----------------------------------------------------------------------------------
 
     def parse(self) -> Regimen:
         regimen = self.chain()
-        while self.accept("+", "and"):  # chain() stops only at the end or at one of these
-            regimen = regimen + self.chain()
+        while (plus := self.accept("+", "and")) is not None:  # chain() stops only at the end or here
+            other = self.chain()
+            try:
+                regimen = regimen + other
+            except PKModelError as err:  # e.g. more doses than MAX_DOSES together
+                self.fail_at(plus.text, plus.pos, f"{err.allowed}")
         return regimen
 
     def chain(self) -> Regimen:
         regimen = self.build(self.part())
-        while self.accept("then"):
+        while (then := self.accept("then")) is not None:
             self.accept(",")
-            gap = self.measure("time", "the break after 'then'", positive=False) if self.accept("after") else 0.0
+            # No "after": Regimen.then's default (after a single dose, one interval of the next part).
+            gap = self.measure("time", "the break after 'then'", positive=False) if self.accept("after") else None
             self.accept(",")
             part = self.part()
             # Regimen.then moves the part to when the previous one's next dose is due: a start would
@@ -224,12 +246,17 @@ class _Parser:
                 _, said, pos = part.slots["clock"]
                 self.fail_at(said, pos, "after 'then' the doses would move off these clock times; write "
                              "'+ <dose> at <times> for <length> starting <whole days>' instead")
-            regimen = regimen.then(self.build(part), gap=gap)
+            built = self.build(part)
+            try:
+                regimen = regimen.then(built, gap=gap)
+            except PKModelError as err:
+                hint = " (write 'then after 12 h')" if err.field == "gap" else ""
+                self.fail_at(then.text, then.pos, f"{err.allowed}{hint}")
         return regimen
 
     def part(self) -> _Part:
         first = self.number("a dose such as '500 mg' (a number, then a unit)")
-        part = _Part(self.measure("amount", "the dose", first))
+        part = _Part(self.measure("amount", "the dose", first), first.pos)
         tok = self.peek()
         if tok is None or tok.key not in _ROUTES:
             self.fail(tok, f"expected a route: {_ROUTE_LIST}")
@@ -247,8 +274,7 @@ class _Parser:
                 hours = self.measure("time", f"the interval after '{tok.text}'", implied)
                 per_day = 24 / hours  # doses a day, needed only to check a list of clock times
                 whole = math.isfinite(per_day) and per_day >= 0.5 and abs(per_day - round(per_day)) < 1e-9
-                per_day = round(per_day) if whole else None
-                self.set(part, "frequency", (hours, per_day), start)
+                self.set(part, "frequency", (hours, round(per_day) if whole else None), start)
             elif k == "weekly":
                 self.set(part, "frequency", (168.0, None), start)
             elif k in _PER_DAY:
@@ -258,6 +284,9 @@ class _Parser:
                 self.set(part, "frequency", (24.0 / n, n), start)
             elif k in ("x", "for"):
                 self.set(part, "length", self.length(tok, part), start)
+            elif k == "loading":
+                self.accept("dose")
+                self.set(part, "loading", self.measure("amount", "the loading dose"), start)
             elif k == "over":
                 self.set(part, "infusion", {"duration": self.measure("time", "the infusion length")}, start)
             elif k == "rate":
@@ -307,15 +336,16 @@ class _Parser:
             return {"n_doses": self.whole(num, "the number of doses")}
         return {"over": self.measure("time", f"the treatment length after '{tok.text}' (or write 'doses')", num)}
 
-    def clocks(self) -> list[str]:
-        """'08:00, 14:00' or '08:00 and 20:00' (a ',' or 'and' not followed by a time ends it)."""
-        times: list[str] = []
+    def clocks(self) -> list[float]:
+        """'08:00, 14:00' or '08:00 and 20:00' (a ',' or 'and' not followed by a time ends it): hours
+        after midnight."""
+        times: list[float] = []
         while True:
             tok = self.take()
-            hours, minutes = map(int, tok.text.split(":"))
-            if hours > 23 or minutes > 59:
+            try:
+                time = parse_clock(tok.text, field="regimen")
+            except PKModelError:
                 self.fail(tok, "expected a clock time from 00:00 to 23:59")
-            time = f"{hours:02d}:{minutes:02d}"
             if time in times:
                 self.fail(tok, "this clock time is already given")
             times.append(time)
@@ -341,9 +371,16 @@ class _Parser:
 
         infusion: dict = slots.get("infusion", {})  # type: ignore[assignment]
         length: dict = slots.get("length", {})  # type: ignore[assignment]
-        start = slots.get("start", 0.0)
+        start: float = slots.get("start", 0.0)  # type: ignore[assignment]
+        if infusion and part.route == "oral":  # the constructors refuse it too; here we can point at it
+            fail("infusion", "an infusion is an IV dose; write IV (a zero-order input into the depot is written "
+                             "with Dose(..., route='oral', duration=...))")
+        if "loading" in slots and ("frequency" not in slots or "clock" in slots):
+            fail("loading", "a loading dose needs a frequency such as q12h, without clock times")
+        if "loading" in slots and "ss" in slots:
+            fail("loading", "a regimen that starts at steady state has no loading dose")
         if "clock" in slots:
-            at: list[str] = slots["clock"]  # type: ignore[assignment]
+            at: list[float] = slots["clock"]  # type: ignore[assignment]
             per_day = slots.get("frequency", (24.0, len(at)))[1]  # type: ignore[index]
             if per_day != len(at):
                 means = f"{per_day} doses a day" if per_day else "no whole number of doses a day"
@@ -359,10 +396,9 @@ class _Parser:
                 fail("start", "with clock times, the start must be a whole number of days (e.g. 'starting 2 d')")
             if length.get("over", 0) / 24 > MAX_DOSES / len(at):
                 fail("length", f"more than {MAX_DOSES} doses")
-            duration = infusion.get("duration", part.amount / infusion["rate"] if "rate" in infusion else 0.0)
             span = {"days": length["n_doses"] // len(at)} if "n_doses" in length else length
             make = partial(
-                Regimen.daily, part.amount, at, route=part.route, duration=duration, start_day=int(start // 24), **span
+                Regimen.daily, part.amount, at, route=part.route, start_day=int(start // 24), **span, **infusion
             )
         elif "frequency" in slots:
             interval = slots["frequency"][0]  # type: ignore[index]
@@ -372,7 +408,7 @@ class _Parser:
                 fail("length", f"more than {MAX_DOSES} doses at this frequency")
             make = partial(
                 Regimen.repeated, part.amount, interval, route=part.route, start=start, steady_state="ss" in slots,
-                **length, **infusion,
+                loading=slots.get("loading"), **length, **infusion,
             )
         else:
             if "ss" in slots:
@@ -380,5 +416,17 @@ class _Parser:
             make = partial(Regimen.single, part.amount, part.route, time=start, **infusion)
         try:
             return make()
-        except PKModelError as err:  # not expected after the checks above; still say which part
-            raise PKModelError("regimen", self.text, f"in '{part.text}': {err}") from None
+        except PKModelError as err:  # e.g. a dose past MAX_TIME_H: say which part
+            self.fail_at(part.text, part.pos, f"{err.field}: {err.allowed}")
+
+
+def _shorten(word: str) -> str:
+    return word if len(word) <= _LONGEST_WORD else word[: _LONGEST_WORD - 1] + "…"
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """The text around characters [start, end): _CONTEXT characters either side, a long bad word
+    cut to _LONGEST_WORD, and "…" where the text goes on."""
+    end = min(end, start + _LONGEST_WORD)
+    left, right = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
+    return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")

@@ -187,3 +187,30 @@ def format_quantity(value: float, kind: Kind) -> str:
         value, unit = value / 24, "d"
     number = repr(value)
     return f"{number.removesuffix('.0')} {unit}"
+
+
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+
+
+def parse_clock(value: str | float, *, field: str, allow_end_of_day: bool = False) -> float:
+    """Hours after midnight (h) from a clock time "HH:MM" or a number of hours.
+
+    A day runs from 00:00 to 23:59, and a number must lie in [0, 24): a dose at "24:00" is the next
+    day's 00:00, so it is refused rather than moved. ``allow_end_of_day=True`` also accepts "24:00"
+    and 24 for a limit that may be the end of the day (a label's "no dose after" cut-off).
+    Raises :class:`PKModelError` naming ``field`` for anything else (including bools and NaN).
+    """
+    last = "24:00" if allow_end_of_day else "23:59"
+    hours = None
+    if isinstance(value, str):
+        match = _CLOCK.fullmatch(value.strip())
+        if match is not None:
+            h, m = int(match.group(1)), int(match.group(2))
+            if m < 60:
+                hours = h + m / 60.0
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        hours = float(value)
+    if hours is None or not (0 <= hours < 24 or (allow_end_of_day and hours == 24)):
+        within = "[0, 24]" if allow_end_of_day else "[0, 24)"
+        raise PKModelError(field, value, f"a clock time 'HH:MM' from 00:00 to {last}, or hours after midnight in {within}")
+    return hours

@@ -82,7 +82,9 @@ def test_per_dose_amounts_and_rate_infusions():
     r = Regimen.repeated([100, 200, 300], "8 h")
     assert [d.amount for d in r.doses] == [100, 200, 300]
     inf = Regimen.single("600 mg", rate="200 mg/h")
-    assert inf.doses[0].duration == pytest.approx(3.0)
+    # The rate is kept as the dose's rate (NONMEM's meaning), not turned into a duration.
+    assert (inf.doses[0].rate, inf.doses[0].duration) == (200.0, 0.0)
+    assert inf.end == 3.0
 
 
 def test_event_table_round_trip():
@@ -90,7 +92,9 @@ def test_event_table_round_trip():
         Regimen.repeated(100, 12, n_doses=2, route="oral", steady_state=True)
     )
     frame = r.to_frame()
-    assert list(frame.columns) == ["time_h", "amount_mg", "route", "duration_h", "ss", "ii_h"]
+    assert list(frame.columns) == [
+        "time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "ii_h", "f", "lag_h", "reset"
+    ]
     back = Regimen.from_frame(frame, interval=r.interval)
     assert back.doses == r.doses
 

@@ -27,13 +27,21 @@ CASES = {
 def test_steady_state_equals_many_doses(name):
     model, kw = CASES[name]
     # 600 doses: the slowest mode (beta about 0.06/h) has decayed by e^-430 long before the end.
-    brute = Regimen.repeated(100.0, TAU, n_doses=600, **kw)
-    at_ss = Regimen.repeated(100.0, TAU, n_doses=6, steady_state=True, **kw)
+    brute = _repeated(600, False, **kw)
+    at_ss = _repeated(6, True, **kw)
     t = np.linspace(0.0, 5 * TAU, 241)
     expected = simulate(model, brute, (600 - 6) * TAU + t).concentration[0]
     got = simulate(model, at_ss, t).concentration[0]
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0)
     assert np.all(got > 0)
+
+
+def _repeated(n: int, steady_state: bool, route: str, duration: float = 0.0) -> Regimen:
+    # Built from Dose: Regimen.repeated infuses IV only, and one case infuses into the depot.
+    doses = [Dose(i * TAU, 100.0, route, duration) for i in range(n)]
+    if steady_state:
+        doses[0] = Dose(0.0, 100.0, route, duration, ss=1, ii=TAU)
+    return Regimen(tuple(doses), TAU)
 
 
 def test_ss2_adds_steady_state_to_what_is_there():
