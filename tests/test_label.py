@@ -24,6 +24,8 @@ from pkmodel.label import (
 )
 from pkmodel.patients import Patient
 
+# The rules are mildronate's, from its population file (nothing is assumed about the drug).
+DRUG = "mildronate-populations"
 MORNING = Regimen.daily("500 mg", ["08:00"], days=14)  # within every regimen rule
 ALL_CLASSES = (
     PaediatricWarning,
@@ -41,7 +43,7 @@ ALL_CLASSES = (
 def caught(patient, regimen=None, **kw):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        messages = check_label(patient, regimen, **kw)
+        messages = check_label(patient, regimen, **{"rules": DRUG} | kw)
     return record, messages
 
 
@@ -60,10 +62,10 @@ def test_every_class_is_a_pkmodel_warning_and_contraindications_share_a_base():
 def test_a_normal_adult_on_a_label_regimen_gets_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert check_label(Patient(age=45, weight=75, sex="male", serum_creatinine=0.9), MORNING) == []
-        assert check_label(None, MORNING) == []
-        assert check_label(Patient(), None) == []
-        assert check_label(None, Regimen.repeated("500 mg", "12 h", n_doses=28)) == []  # 00:00 and 12:00
+        assert check_label(Patient(age=45, weight=75, sex="male", serum_creatinine=0.9), MORNING, rules=DRUG) == []
+        assert check_label(None, MORNING, rules=DRUG) == []
+        assert check_label(Patient(), None, rules=DRUG) == []
+        assert check_label(None, Regimen.repeated("500 mg", "12 h", n_doses=28), rules=DRUG) == []  # 00:00 and 12:00
 
 
 @pytest.mark.parametrize(
@@ -131,8 +133,8 @@ def test_each_warning_can_be_silenced_by_its_class(silenced):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", silenced)
-        check_label(patient, regimen)
-        check_label(other, None)
+        check_label(patient, regimen, rules=DRUG)
+        check_label(other, None, rules=DRUG)
     shown = {w.category for w in record}
     assert silenced not in shown
     assert len(shown) >= 6  # the others still show
@@ -143,21 +145,21 @@ def test_filters_by_group():
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ContraindicationWarning)
-        check_label(patient, MORNING)
+        check_label(patient, MORNING, rules=DRUG)
     assert record == []  # every finding here is a contraindication (G4 is worse than CrCL 45)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", RenalImpairmentWarning)  # both severities
-        check_label(Patient(crcl=10), None)
-        check_label(Patient(crcl=50), None)
+        check_label(Patient(crcl=10), None, rules=DRUG)
+        check_label(Patient(crcl=50), None, rules=DRUG)
     assert record == []
     with warnings.catch_warnings():
         warnings.simplefilter("error", ContraindicationWarning)
         with pytest.raises(PregnancyWarning):
-            check_label(Patient(pregnant=True), None)
+            check_label(Patient(pregnant=True), None, rules=DRUG)
         with warnings.catch_warnings(record=True) as record:  # a caution is still only a warning
             warnings.simplefilter("always", RenalImpairmentWarning)
-            check_label(Patient(crcl=50), None)
+            check_label(Patient(crcl=50), None, rules=DRUG)
         assert [w.category for w in record] == [RenalImpairmentWarning]
 
 
@@ -166,7 +168,7 @@ def test_warnings_point_at_the_caller():
     assert record[0].filename == __file__
 
     def wrapper():
-        return check_label(Patient(pregnant=True), stacklevel=3)
+        return check_label(Patient(pregnant=True), stacklevel=3, rules=DRUG)
 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -204,29 +206,29 @@ def test_late_doses_after_the_first_half_of_the_waking_day():
     (msg,) = caught(None, late)[1]
     assert "1 of 14 doses" in msg and "day 2 at 16:00" in msg
     # The strict reading, before noon, is one override away.
-    strict = load_label_rules(late_dose_after="12:00")
+    strict = load_label_rules(DRUG, late_dose_after="12:00")
     (msg,) = caught(None, Regimen.daily("250 mg", ["08:00", "14:00"], days=7), rules=strict)[1]
     assert "7 of 14 doses are after 12:00" in msg
 
 
 def test_rules_can_be_overridden():
-    rules = load_label_rules(late_dose_after="15:00", maximum_daily_dose=2000)
+    rules = load_label_rules(DRUG, late_dose_after="15:00", maximum_daily_dose=2000)
     regimen = Regimen.daily("500 mg", ["08:00", "14:00", "20:00"], days=2)
     record, messages = caught(None, regimen, rules=rules)
     assert [w.category for w in record] == [LateDoseWarning]
     assert "2 of 6 doses are after 15:00" in messages[0]
-    assert load_label_rules(late_dose_after=13.5).late_dose_after == 13.5
-    assert caught(Patient(age=17), rules=load_label_rules(paediatric_age=16))[0] == []
+    assert load_label_rules(DRUG, late_dose_after=13.5).late_dose_after == 13.5
+    assert caught(Patient(age=17), rules=load_label_rules(DRUG, paediatric_age=16))[0] == []
     with pytest.raises(PKModelError):
-        load_label_rules(late_dose_after="25:00")
+        load_label_rules(DRUG, late_dose_after="25:00")
     with pytest.raises(PKModelError):
-        load_label_rules(bedtime="22:00")
+        load_label_rules(DRUG, bedtime="22:00")
 
 
 def test_rules_from_a_user_file(tmp_path):
     path = tmp_path / "label.toml"
     path.write_text("[label.maximum_daily_dose]\nvalue = 2000.0\n", encoding="utf-8")
-    rules = load_label_rules(path)
+    rules = load_label_rules(DRUG, path)
     assert rules.maximum_daily_dose == 2000 and "500-1000 mg" in rules.quotes["maximum_daily_dose"].text
     assert caught(None, Regimen.daily("500 mg", ["06:00", "08:00", "10:00"], days=3), rules=rules)[0] == []
 
@@ -249,9 +251,9 @@ def test_array_patients_count_the_subjects_concerned():
 def test_findings_without_warnings_and_type_checks():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        found = label_findings(Patient(pregnant=True), MORNING)
+        found = label_findings(Patient(pregnant=True), MORNING, rules=DRUG)
     assert [f.category for f in found] == [PregnancyWarning] and found[0].rule == "pregnancy"
     with pytest.raises(PKModelError, match="Patient"):
-        check_label({"age": 10})
+        check_label({"age": 10}, rules=DRUG)
     with pytest.raises(PKModelError, match="Regimen"):
-        check_label(None, "500 mg q12h")
+        check_label(None, "500 mg q12h", rules=DRUG)
