@@ -159,3 +159,19 @@ def test_infusions_keep_their_duration():
     s = suggest_dose(MODEL, Patient(egfr_category="moderate"), infusion, target="cmax")
     assert all(d.duration == 0.5 for d in s.regimen.doses)
     assert math.isclose(s.dose_mg % 100, 0.0)
+
+
+def test_the_model_s_own_population_file_is_used_and_nothing_is_assumed_without_one():
+    severe = Patient(egfr_category="severe")
+    own = suggest_dose(MODEL, severe, ORAL)
+    assert "contraindicates" in own.explanation  # mildronate's label, from MODEL.populations
+    plain = MODEL.replace(populations=None)
+    with pytest.raises(PKModelError) as err:
+        suggest_dose(plain, severe, ORAL)
+    assert err.value.field == "model" and "no population file" in err.value.allowed
+    assert "load_population_factors" in err.value.allowed
+    # Factors given, no label file: the same dose, and no label sentence to note.
+    given = suggest_dose(plain, severe, ORAL, factors=load_population_factors(DRUG))
+    assert (given.dose_mg, given.interval_h) == (own.dose_mg, own.interval_h)
+    assert "contraindicates" not in given.explanation
+    assert "contraindicates" in suggest_dose(plain, severe, ORAL, factors=DRUG, rules=DRUG).explanation

@@ -10,6 +10,7 @@ from pkmodel.label import (
     BreastfeedingWarning,
     ContraindicationWarning,
     HepaticImpairmentWarning,
+    LabelRules,
     LabelWarning,
     LateDoseWarning,
     MaximumDoseWarning,
@@ -22,6 +23,7 @@ from pkmodel.label import (
     label_findings,
     load_label_rules,
 )
+from pkmodel.params import data_dir
 from pkmodel.patients import Patient
 
 # The rules are mildronate's, from its population file (nothing is assumed about the drug).
@@ -257,3 +259,97 @@ def test_findings_without_warnings_and_type_checks():
         check_label({"age": 10}, rules=DRUG)
     with pytest.raises(PKModelError, match="Regimen"):
         check_label(None, "500 mg q12h", rules=DRUG)
+
+
+# --- a drug whose label has fewer rules (each rule optional) ------------------------------------
+
+
+def _drug_file(tmp_path, label_tables):
+    """A population file with mildronate's factors and the given [label] tables (or none)."""
+    text = (data_dir() / f"{DRUG}.toml").read_text(encoding="utf-8")
+    factors = text[: text.index("# --- label rules")]
+    path = tmp_path / "other-drug-populations.toml"
+    path.write_text(factors + label_tables, encoding="utf-8")
+    return path
+
+
+MAXIMUM_ONLY = """
+[label.maximum_daily_dose]
+value = 4000.0
+unit = "mg"
+basis = "label"
+source = "A made-up label for the test."
+quote_source = "Test label, Dosage"
+quote = "Do not exceed 4 g per day."
+"""
+
+
+def test_a_label_with_only_a_maximum_daily_dose_checks_only_that(tmp_path):
+    rules = load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY))
+    assert rules.maximum_daily_dose == 4000 and rules.late_dose_after is None and rules.paediatric_age is None
+    assert dict(rules.renal_status) == {} and set(rules.quotes) == {"maximum_daily_dose"}
+    everyone = Patient(age=8, pregnant=True, breastfeeding=True, crcl=10, child_pugh="C")
+    late_and_heavy = Regimen.daily("1500 mg", ["08:00", "16:00", "23:00"], days=2)
+    # No renal rule: no population factors needed, and the child, pregnancy etc. are not flagged.
+    found = label_findings(everyone, late_and_heavy, rules=rules)
+    assert [f.category for f in found] == [MaximumDoseWarning]
+    assert found[0].message == (
+        "Above the label's maximum daily dose of 4000 mg on 2 of 2 dosing days (highest 4500 mg; first on day 0, "
+        "day 0 starting at time 0). Label: “Do not exceed 4 g per day.” (Test label, Dosage)"
+    )
+    with pytest.raises(PKModelError, match="no such rule"):
+        load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY), late_dose_after="12:00")
+    assert load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY), maximum_daily_dose=None).maximum_daily_dose is None
+
+
+def test_a_drug_without_a_label_table_has_no_rules(tmp_path):
+    rules = load_label_rules(_drug_file(tmp_path, ""))
+    assert rules == LabelRules()
+    assert label_findings(Patient(age=3, pregnant=True, crcl=5), Regimen.daily("9 g", ["23:00"], days=2), rules=rules) == []
+
+
+def test_a_status_table_lists_only_the_grades_it_flags_and_each_needs_its_sentence(tmp_path):
+    severe_only = """
+[label.renal_status]
+severe = "contraindicated"
+"kidney failure" = "contraindicated"
+
+[label.quotes.renal_contraindicated]
+quote = "Contraindicated in severe renal impairment."
+source = "Test label, Contraindications."
+"""
+    path = _drug_file(tmp_path, severe_only)
+    rules = load_label_rules(path)
+    assert rules.renal_status["moderate"] == "none" and rules.renal_status["severe"] == "contraindicated"
+    assert label_findings(Patient(crcl=45), rules=rules, factors=path) == []
+    (found,) = label_findings(Patient(crcl=20), rules=path)  # the drug's file gives the factors too
+    assert found.category is SevereRenalImpairmentWarning
+    assert found.message == (
+        "Contraindicated: severe renal impairment (KDIGO G4: creatinine clearance 20 mL/min). "
+        "Label: “Contraindicated in severe renal impairment.” (Test label, Contraindications)"
+    )
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(_drug_file(tmp_path, severe_only.split("[label.quotes")[0]))
+    assert err.value.field == "label.quotes.renal_contraindicated"
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(_drug_file(tmp_path, '[label.renal_status]\nsevre = "contraindicated"\n'))
+    assert err.value.field == "label.renal_status"
+
+
+def test_without_rules_the_error_says_what_to_give():
+    with pytest.raises(PKModelError) as err:
+        label_findings(Patient(pregnant=True), MORNING)
+    assert err.value.field == "rules" and "load_label_rules" in err.value.allowed
+    with pytest.raises(PKModelError):
+        load_label_rules(None)
+    rules = load_label_rules(DRUG)
+    with pytest.raises(PKModelError) as err:  # renal rules need the renal categories
+        label_findings(Patient(crcl=20), rules=rules)
+    assert err.value.field == "factors"
+
+
+@pytest.mark.parametrize("value", [0, -5, "1000", True, float("nan"), [1000]])
+def test_label_numbers_pass_the_one_number_validator(value):
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(DRUG, maximum_daily_dose=value)
+    assert err.value.field == "maximum_daily_dose"

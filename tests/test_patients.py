@@ -5,6 +5,8 @@ import tomllib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
 from pkmodel.params import BASES, data_dir, shipped, shipped_populations
@@ -299,3 +301,119 @@ def test_steady_state_exposure_rises_by_one_over_the_clearance_scale():
     ref = simulate(MODEL, regimen).summary().iloc[0]
     sick = simulate(apply_patient(MODEL, patient), regimen).summary().iloc[0]
     assert sick.cavg_ss_mg_L / ref.cavg_ss_mg_L == pytest.approx(1 / clearance_scale(patient, F), rel=1e-12)
+
+
+# --- an estimated CrCL passes the rule a given one passes (issue 7 item 4) ---------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, estimate",
+    [
+        # (140 - 40) * 70 / (72 * 1e-9) = 9.72e10 mL/min: was accepted as the patient's CrCL.
+        ({"age": 40, "weight": 70, "sex": "male", "serum_creatinine": "1e-9 mg/dL"}, 7000 / 72e-9),
+        # (140 - 40) * 999 / 72 = 1387.5 mL/min, while crcl=1387.5 given directly is refused.
+        ({"age": 40, "weight": 999, "sex": "male", "serum_creatinine": 1.0}, 99900 / 72),
+    ],
+)
+def test_an_impossible_cockcroft_gault_estimate_is_refused_naming_its_inputs(kwargs, estimate):
+    with pytest.raises(PKModelError) as given:
+        Patient(crcl=estimate)
+    with pytest.raises(PKModelError) as err:
+        Patient(**kwargs)
+    assert err.value.field == given.value.field == "crcl"
+    assert err.value.value == pytest.approx(estimate, rel=1e-12)
+    assert "mL/min in (0, 1000)" in err.value.allowed and "mL/min in (0, 1000)" in given.value.allowed
+    for word in ("Cockcroft", f"age {kwargs['age']}", f"weight {kwargs['weight']}", "serum creatinine", "male"):
+        assert word in err.value.allowed
+    with pytest.raises(PKModelError, match="Cockcroft"):
+        cockcroft_gault(kwargs["age"], kwargs["weight"], kwargs["serum_creatinine"], "male")
+    # A given crcl comes first: the creatinine is then not used, so not estimated.
+    assert Patient(**kwargs, crcl=60).crcl == 60
+
+
+def test_an_array_estimate_names_the_subject():
+    with pytest.raises(PKModelError, match=r"weight 999 kg.*\(subject 1\)"):
+        cockcroft_gault([40, 40], [70, 999], [1.0, 1.0], ["male", "male"])
+    assert cockcroft_gault(40, 999 * 0.7, 1.0, "f") == pytest.approx(100 * 699.3 / 72 * 0.85, rel=1e-12)
+
+
+# --- nothing assumed about the drug -------------------------------------------------------------
+
+
+def test_without_the_drug_the_error_says_what_to_give():
+    plain = Model(cl=5.7, v1=55.0)
+    patient = Patient(egfr_category="moderate")
+    for call in (
+        lambda: load_population_factors(None),
+        lambda: renal_function(patient, None),
+        lambda: renal_category(patient, None),
+        lambda: clearance_scale(patient, None),
+        lambda: apply_patient(plain, patient),
+    ):
+        with pytest.raises(PKModelError) as err:
+            call()
+        assert "load_population_factors" in err.value.allowed or "population" in err.value.allowed
+    # The drug may be given as its model, its population file's name or a path to that file.
+    path = data_dir() / f"{DRUG}.toml"
+    for drug in (MODEL, DRUG, path, str(path)):
+        assert clearance_scale(patient, drug) == pytest.approx(0.725, rel=1e-15)
+    assert apply_patient(plain, patient, F).cl == pytest.approx(5.7 * 0.725, rel=1e-15)
+    with pytest.raises(PKModelError, match="populations"):
+        load_population_factors("no-such-drug")
+
+
+def test_a_population_file_that_cannot_be_read_is_a_pkmodel_error(tmp_path):
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[clearance.fe]\nvalue = 0.5 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(PKModelError, match="not UTF-8"):
+        load_population_factors(DRUG, latin)
+    with pytest.raises(PKModelError, match="not UTF-8"):
+        load_population_factors(latin)
+
+
+NUMBERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.text(max_size=10),
+    st.sampled_from(["1.1 mg/dL", "97 µmol/L", "1e-9 mg/dL", "45 mL/min", "1e9 mL/min", "0 mg/dL"]),
+    st.lists(st.floats(min_value=1e-3, max_value=500), min_size=0, max_size=3),
+)
+WORDS = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["male", "F", "G3a", "moderate", "B", "x"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    age=NUMBERS,
+    weight=NUMBERS,
+    scr=NUMBERS,
+    crcl=NUMBERS,
+    sex=WORDS,
+    category=WORDS,
+    child_pugh=WORDS,
+    pregnant=st.one_of(st.booleans(), NUMBERS),
+)
+def test_patient_from_junk_is_valid_or_a_pkmodel_error(age, weight, scr, crcl, sex, category, child_pugh, pregnant):
+    try:
+        p = Patient(
+            age=age,
+            weight=weight,
+            sex=sex,
+            serum_creatinine=scr,
+            crcl=crcl,
+            egfr_category=category,
+            child_pugh=child_pugh,
+            pregnant=pregnant,
+        )
+    except PKModelError as err:
+        assert err.field and err.allowed
+        return
+    # Whatever was accepted gives a usable clearance: finite, positive, in the CrCL rule.
+    try:
+        crcl_used = np.asarray(renal_function(p, F), dtype=float)
+    except PKModelError as err:  # creatinine without age, weight or sex: said, not guessed
+        assert err.field == "serum_creatinine"
+        return
+    assert np.all(np.isfinite(crcl_used)) and np.all((crcl_used > 0) & (crcl_used < 1000))
+    assert np.all(np.isfinite(np.asarray(clearance_scale(p, F))))
