@@ -10,15 +10,15 @@ Warning classes (all subclasses of :class:`pkmodel.errors.PKModelWarning`)::
 
     LabelWarning                         every label rule
     ├── ContraindicationWarning          the label contraindicates use
-    │   ├── PaediatricWarning            age < 18 years
+    │   ├── PaediatricWarning            younger than the label's paediatric age
     │   ├── PregnancyWarning
     │   ├── BreastfeedingWarning
     │   ├── SevereRenalImpairmentWarning    (also a RenalImpairmentWarning)
     │   └── SevereHepaticImpairmentWarning  (also a HepaticImpairmentWarning)
-    ├── RenalImpairmentWarning           mild/moderate: a smaller dose; severe: contraindicated
-    ├── HepaticImpairmentWarning         Child–Pugh A/B: a smaller dose; C: contraindicated
+    ├── RenalImpairmentWarning           a renal grade the label cautions about (severe: contraindicated)
+    ├── HepaticImpairmentWarning         a Child–Pugh class the label cautions about (or contraindicates)
     ├── MaximumDoseWarning               more than the label maximum on a calendar day
-    └── LateDoseWarning                  a dose after 12:00 clock time (stimulating effect)
+    └── LateDoseWarning                  a dose after the label's cut-off clock time
 
 So a notebook can silence one rule (``warnings.simplefilter("ignore", LateDoseWarning)``), all
 renal warnings whatever their severity (``RenalImpairmentWarning``), or make every
@@ -89,7 +89,7 @@ class SevereHepaticImpairmentWarning(HepaticImpairmentWarning, ContraindicationW
 
 
 class PaediatricWarning(ContraindicationWarning):
-    """A patient younger than 18 years: contraindicated by the label."""
+    """A patient younger than the label's paediatric age: contraindicated by the label."""
 
 
 class PregnancyWarning(ContraindicationWarning):
@@ -105,7 +105,7 @@ class MaximumDoseWarning(LabelWarning):
 
 
 class LateDoseWarning(LabelWarning):
-    """A dose after the label's cut-off clock time (12:00: "the first half of the day")."""
+    """A dose after the label's cut-off clock time (e.g. a stimulant taken "in the first half of the day")."""
 
 
 # --- rules ------------------------------------------------------------------------------------

@@ -12,10 +12,12 @@ factor on non-renal clearance (1 without hepatic impairment), ``CrCL`` the patie
 clearance (:func:`renal_function`) and ``CrCL_ref`` that of the reference adult. A patient with
 no impairment information is the reference adult and gets exactly the reference model.
 
-For mildronate every factor is an assumption (no human data in renal or hepatic impairment):
-they live, each with its reasoning, in ``params/mildronate-populations.toml`` and are read by
-:func:`load_population_factors`, which takes a user file and keyword overrides
-(``load_population_factors(fe=0.7)``).
+Every drug-specific number (``fe``, the reference CrCL, the category values, the Child–Pugh
+factors, the dose strengths) lives, each with its reasoning, in the drug's population file in
+``params/`` (the one its model names: ``Model.populations``, e.g.
+``params/mildronate-populations.toml``, where every factor is an assumption for want of human
+data). :func:`load_population_factors` reads it for a model, with a user file and keyword
+overrides (``load_population_factors(model, fe=0.7)``); nothing here falls back to any drug.
 
 Units: age years, weight kg, serum creatinine mg/dL (strings "88 µmol/L" or "1.0 mg/dL"
 accepted), creatinine clearance mL/min (the clinical unit; "45 mL/min" accepted). Numeric
