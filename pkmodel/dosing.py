@@ -33,14 +33,15 @@ from typing import Any
 import numpy as np
 
 from pkmodel.errors import PKModelError
-from pkmodel.label import ContraindicationWarning, label_findings
+from pkmodel.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
 from pkmodel.model import Model
 from pkmodel.patients import (
+    Drug,
     Patient,
     PopulationFactors,
     apply_patient,
     clearance_scale,
-    load_population_factors,
+    factors_of,
     renal_category,
     renal_evidence,
     renal_function,
@@ -98,15 +99,18 @@ def suggest_dose(
     *,
     target: str = "auc",
     reference_patient: Patient | None = None,
-    factors: PopulationFactors | None = None,
+    factors: PopulationFactors | Drug | None = None,
+    rules: LabelRules | Drug | None = None,
 ) -> DoseSuggestion:
     """The dose for ``patient`` that matches the steady-state exposure of ``regimen`` in the
     reference adult (``model`` itself, or ``model`` adjusted to ``reference_patient``).
 
     ``model``: the reference :class:`Model` (one subject: scalar parameters); ``regimen``: a
     maintenance regimen (every dose the same amount and route, "oral" or "iv", with a regular
-    ``interval``); ``target``: "auc" or "cmax"; ``factors``: population factors (default: the
-    shipped file; they also give the strengths, bounds and longest interval).
+    ``interval``); ``target``: "auc" or "cmax"; ``factors``: population factors (default: those
+    of the model's own population file, ``model.populations``; they also give the strengths,
+    bounds and longest interval); ``rules``: the label rules whose contraindications the
+    explanation notes (default: the model's; none when the model has no population file).
     """
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
@@ -119,7 +123,9 @@ def suggest_dose(
             raise PKModelError(field, type(who).__name__, "expected a pkmodel.patients.Patient or None")
         if who is not None and who.n_subjects is not None:
             raise PKModelError(field, repr(who), "suggest_dose works for one patient: scalar covariates")
-    f = factors or load_population_factors()
+    f = factors_of(model if factors is None else factors, "suggest_dose")
+    if rules is None and model.populations is not None:
+        rules = load_label_rules(model)
     amount0, route, tau, pattern = _maintenance(regimen)
     step = f.dose_steps[route]
     reference = apply_patient(model, reference_patient, f)
@@ -144,7 +150,7 @@ def suggest_dose(
         else _cmax(patient_model, pattern, tau, chosen.k, chosen.amount)
     )
     scale = float(patient_model.cl) / float(reference.cl)
-    suggestion = {
+    suggestion: dict[str, Any] = {
         "regimen": new,
         "dose_mg": chosen.amount,
         "interval_h": tau * chosen.k,
@@ -158,7 +164,7 @@ def suggest_dose(
         "original_interval_h": tau,
         "clearance_ratio": scale,
     }
-    text = _explain(suggestion, options, chosen, route, step, f, patient, reference_patient, unchanged)
+    text = _explain(suggestion, options, chosen, route, step, f, rules, patient, reference_patient, unchanged)
     return DoseSuggestion(**suggestion, explanation=text)
 
 
@@ -182,7 +188,10 @@ def _maintenance(regimen: Regimen) -> tuple[float, str, float, tuple[Dose, ...]]
     route = routes.pop()
     if route not in ("oral", "iv"):
         raise PKModelError("route", route, "dose strengths are known for oral and iv doses only")
-    start, end = regimen.last_period()
+    period = regimen.last_period()
+    if period is None:  # not reached: the interval was checked above
+        raise PKModelError("regimen", str(regimen), "suggest_dose needs a regimen with a regular interval")
+    start, end = period
     pattern = tuple(
         replace(d, time=d.time - start, ss=0, ii=None) for d in regimen.doses if start - 1e-9 <= d.time < end - 1e-9
     )
@@ -233,7 +242,7 @@ def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: f
 def _adjusted(regimen: Regimen, chosen: _Option, amount0: float, route: str, tau: float) -> Regimen:
     t0 = regimen.doses[0].time
     kept = [d for d in regimen.doses if math.floor((d.time - t0) / tau + 1e-9) % chosen.k == 0]
-    doses = tuple(replace(d, amount=chosen.amount, ii=d.ii * chosen.k if d.ss else None) for d in kept)
+    doses = tuple(replace(d, amount=chosen.amount, ii=d.ii * chosen.k if d.ss and d.ii is not None else None) for d in kept)
     text = (
         f"{_dose_text(chosen.amount, route, tau * chosen.k)}, {len(doses)} doses "
         f"(adjusted from {_dose_text(amount0, route, tau)})"
@@ -259,6 +268,7 @@ def _explain(
     route: str,
     step: float,
     f: PopulationFactors,
+    rules: LabelRules | Drug | None,
     patient: Patient | None,
     reference_patient: Patient | None,
     unchanged: bool,
@@ -295,7 +305,8 @@ def _explain(
             f"No dose in {step:g} mg steps at intervals up to {longest:g} h comes within {_pct(low)}–{_pct(high)} "
             f"of the target; the closest is shown ({_pct(s['ratio'])}). It cannot be matched with these strengths."
         )
-    contra = [x for x in label_findings(patient, None, factors=f) if issubclass(x.category, ContraindicationWarning)]
+    found = [] if rules is None else label_findings(patient, None, rules=rules, factors=f)
+    contra = [x for x in found if issubclass(x.category, ContraindicationWarning)]
     if contra:
         lines.append(
             "Note: the label contraindicates use for this patient ("

@@ -10,15 +10,15 @@ Warning classes (all subclasses of :class:`pkmodel.errors.PKModelWarning`)::
 
     LabelWarning                         every label rule
     ├── ContraindicationWarning          the label contraindicates use
-    │   ├── PaediatricWarning            age < 18 years
+    │   ├── PaediatricWarning            younger than the label's paediatric age
     │   ├── PregnancyWarning
     │   ├── BreastfeedingWarning
     │   ├── SevereRenalImpairmentWarning    (also a RenalImpairmentWarning)
     │   └── SevereHepaticImpairmentWarning  (also a HepaticImpairmentWarning)
-    ├── RenalImpairmentWarning           mild/moderate: a smaller dose; severe: contraindicated
-    ├── HepaticImpairmentWarning         Child–Pugh A/B: a smaller dose; C: contraindicated
+    ├── RenalImpairmentWarning           a renal grade the label cautions about (severe: contraindicated)
+    ├── HepaticImpairmentWarning         a Child–Pugh class the label cautions about (or contraindicates)
     ├── MaximumDoseWarning               more than the label maximum on a calendar day
-    └── LateDoseWarning                  a dose after 12:00 clock time (stimulating effect)
+    └── LateDoseWarning                  a dose after the label's cut-off clock time
 
 So a notebook can silence one rule (``warnings.simplefilter("ignore", LateDoseWarning)``), all
 renal warnings whatever their severity (``RenalImpairmentWarning``), or make every
@@ -27,18 +27,18 @@ contraindication an error (``warnings.simplefilter("error", ContraindicationWarn
 Clock convention: time 0 of a regimen is midnight of day 0 (as in ``Regimen.daily``), so the
 clock time of a dose is its time modulo 24 h and its calendar day is ``floor(time / 24 h)``.
 
-The rules' numbers and sentences live in ``params/mildronate-populations.toml`` (table
-``[label]``), read by :func:`load_label_rules`; the renal categories and Cockcroft–Gault come
-from :mod:`pkmodel.patients`.
+The rules' numbers and sentences live in the drug's population file (table ``[label]``, e.g.
+``params/mildronate-populations.toml``), read by :func:`load_label_rules`; the renal categories
+and Cockcroft–Gault come from :mod:`pkmodel.patients`. Every rule is optional: a drug whose label
+has no late-dose rule, no paediatric age or no renal grades leaves it out (then it is not
+checked), and a drug without a ``[label]`` table has no rules at all.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -46,13 +46,15 @@ from typing import Any
 import numpy as np
 
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.model import checked_number
 from pkmodel.patients import (
     CHILD_PUGH,
     RENAL_CATEGORIES,
+    Drug,
     Patient,
     PopulationFactors,
     _renal_index,
-    load_population_factors,
+    factors_of,
     read_population_file,
     renal_evidence,
     renal_function,
@@ -87,7 +89,7 @@ class SevereHepaticImpairmentWarning(HepaticImpairmentWarning, ContraindicationW
 
 
 class PaediatricWarning(ContraindicationWarning):
-    """A patient younger than 18 years: contraindicated by the label."""
+    """A patient younger than the label's paediatric age: contraindicated by the label."""
 
 
 class PregnancyWarning(ContraindicationWarning):
@@ -103,7 +105,7 @@ class MaximumDoseWarning(LabelWarning):
 
 
 class LateDoseWarning(LabelWarning):
-    """A dose after the label's cut-off clock time (12:00: "the first half of the day")."""
+    """A dose after the label's cut-off clock time (e.g. a stimulant taken "in the first half of the day")."""
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -124,21 +126,23 @@ class Quote:
 
 @dataclass(frozen=True)
 class LabelRules:
-    """The label's numbers and sentences.
+    """The label's numbers and sentences; a rule that is None (or a status table that is empty)
+    is not in the label and is not checked.
 
     ``maximum_daily_dose`` mg per calendar day; ``late_dose_after`` clock hours after midnight
     (a dose later than this is flagged); ``paediatric_age`` and ``elderly_age`` years;
-    ``renal_status`` renal category -> "none"/"caution"/"contraindicated"; ``hepatic_status``
-    Child–Pugh class -> status; ``quotes`` rule name -> :class:`Quote`.
+    ``renal_status`` renal category -> "none"/"caution"/"contraindicated" (a category not listed
+    is "none"); ``hepatic_status`` Child–Pugh class -> status; ``quotes`` rule name ->
+    :class:`Quote` (pregnancy and breastfeeding are checked when their quote is there).
     """
 
-    maximum_daily_dose: float
-    late_dose_after: float
-    paediatric_age: float
-    elderly_age: float
-    renal_status: Mapping[str, str]
-    hepatic_status: Mapping[str, str]
-    quotes: Mapping[str, Quote]
+    maximum_daily_dose: float | None = None
+    late_dose_after: float | None = None
+    paediatric_age: float | None = None
+    elderly_age: float | None = None
+    renal_status: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hepatic_status: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    quotes: Mapping[str, Quote] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _RULE_OVERRIDES = ("maximum_daily_dose", "late_dose_after", "paediatric_age", "elderly_age")
@@ -153,68 +157,103 @@ _QUOTES = (
 )
 
 
-def load_label_rules(path: str | Path | None = None, **overrides: Any) -> LabelRules:
-    """The label rules of the shipped population file, a user file ``path`` merged over it, then
-    keyword ``overrides``: ``maximum_daily_dose`` (mg), ``late_dose_after`` ("HH:MM" or hours
-    after midnight), ``paediatric_age``, ``elderly_age`` (years)."""
+def load_label_rules(drug: Drug | None, path: str | Path | None = None, **overrides: Any) -> LabelRules:
+    """The label rules of ``drug`` (a :class:`~pkmodel.model.Model` with a population file, the
+    name of a population file in ``params/`` such as "mildronate-populations", or a path), a user
+    file ``path`` merged over its file, then keyword ``overrides``: ``maximum_daily_dose`` (mg),
+    ``late_dose_after`` ("HH:MM" or hours after midnight), ``paediatric_age``, ``elderly_age``
+    (years); None switches a rule off. A rule the label lacks cannot be overridden (it has no
+    sentence to quote)."""
     unknown = sorted(set(overrides) - set(_RULE_OVERRIDES))
     if unknown:
         raise PKModelError(
             unknown[0], overrides[unknown[0]], f"unknown override; allowed: {', '.join(_RULE_OVERRIDES)}"
         )
-    if path is None and not overrides:
-        return _default_rules()
-    return _rules(read_population_file(path).get("label", {}), overrides)
+    table = read_population_file(drug, path).get("label", {})
+    if not isinstance(table, Mapping):
+        raise PKModelError("label", table, "the [label] table of a population file must be a table")
+    return _rules(table, overrides)
 
 
-@lru_cache(maxsize=1)
-def _default_rules() -> LabelRules:
-    return _rules(read_population_file(None).get("label", {}), {})
+def rules_of(given: LabelRules | Drug | None, what: str) -> LabelRules:
+    """Label rules given explicitly, or those of a drug; with neither a :class:`PKModelError`
+    saying what ``what`` (the function asking) needs."""
+    if isinstance(given, LabelRules):
+        return given
+    if given is None:
+        raise PKModelError(
+            "rules", None, f"{what} needs the drug's label rules: pass rules=load_label_rules(model) (or the model)"
+        )
+    return load_label_rules(given)
 
 
 def _rules(table: Mapping[str, Any], overrides: Mapping[str, Any]) -> LabelRules:
-    def entry(key: str) -> Mapping[str, Any]:
+    quotes: dict[str, Quote] = {}
+    values: dict[str, float | None] = {}
+    for key in _RULE_OVERRIDES:
         node = table.get(key)
+        if node is None:
+            if overrides.get(key) is not None:
+                raise PKModelError(key, overrides[key], "this drug's label has no such rule to override")
+            values[key] = None
+            continue
         if not isinstance(node, Mapping) or "value" not in node:
             raise PKModelError(f"label.{key}", node, "needs a table with a 'value' in the population file")
-        return node
-
-    def number(key: str) -> float:
-        value = overrides.get(key, entry(key)["value"])
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise PKModelError(key, value, "expected a finite number > 0")
-        return float(value)
-
-    quotes = {}
-    for key in ("maximum_daily_dose", "late_dose_after", "paediatric_age", "elderly_age"):
-        node = entry(key)
         if "quote" not in node or "quote_source" not in node:
             raise PKModelError(f"label.{key}", node, "needs the label's 'quote' and its 'quote_source'")
-        quotes[key] = Quote(str(node["quote"]), str(node["quote_source"]))
-    for key in _QUOTES:
-        node = table.get("quotes", {}).get(key)
+        value = overrides.get(key, node["value"])
+        if value is None:
+            values[key] = None
+        elif key == "late_dose_after":
+            values[key] = _clock(value)
+        else:
+            values[key] = checked_number(value, key, low=0.0)
+        if values[key] is not None:
+            quotes[key] = Quote(str(node["quote"]), str(node["quote_source"]))
+    given = table.get("quotes", {})
+    if not isinstance(given, Mapping) or set(given) - set(_QUOTES):
+        raise PKModelError("label.quotes", given, f"a table of quotes named {', '.join(_QUOTES)}")
+    for key, node in given.items():
         if not isinstance(node, Mapping) or "quote" not in node:
             raise PKModelError(f"label.quotes.{key}", node, "needs a 'quote' and its 'source'")
         quotes[key] = Quote(str(node["quote"]), str(node.get("source", "")))
 
-    renal = {c: _status(table, "renal_status", c) for c in RENAL_CATEGORIES}
-    hepatic = {c: _status(table, "hepatic_status", c) for c in CHILD_PUGH}
+    renal = _statuses(table, "renal_status", RENAL_CATEGORIES, quotes)
+    hepatic = _statuses(table, "hepatic_status", CHILD_PUGH, quotes)
     return LabelRules(
-        maximum_daily_dose=number("maximum_daily_dose"),
-        late_dose_after=_clock(overrides.get("late_dose_after", entry("late_dose_after")["value"])),
-        paediatric_age=number("paediatric_age"),
-        elderly_age=number("elderly_age"),
+        maximum_daily_dose=values["maximum_daily_dose"],
+        late_dose_after=values["late_dose_after"],
+        paediatric_age=values["paediatric_age"],
+        elderly_age=values["elderly_age"],
         renal_status=MappingProxyType(renal),
         hepatic_status=MappingProxyType(hepatic),
         quotes=MappingProxyType(quotes),
     )
 
 
-def _status(table: Mapping[str, Any], key: str, name: str) -> str:
-    value = table.get(key, {}).get(name)
-    if value not in STATUSES:
-        raise PKModelError(f"label.{key}.{name}", value, f"allowed: {', '.join(STATUSES)}")
-    return value
+def _statuses(
+    table: Mapping[str, Any], key: str, names: tuple[str, ...], quotes: Mapping[str, Quote]
+) -> dict[str, str]:
+    """A status table (renal category or Child–Pugh class -> status); absent: {} (not checked).
+    A status other than "none" needs the label sentence it quotes."""
+    node = table.get(key)
+    if node is None:
+        return {}
+    if not isinstance(node, Mapping):
+        raise PKModelError(f"label.{key}", node, f"a table from {', '.join(names)} to a status")
+    stray = sorted(set(node) - set(names) - {"basis", "source"})
+    if stray:
+        raise PKModelError(f"label.{key}", stray[0], f"unknown name; allowed: {', '.join(names)}")
+    out = {}
+    for name in names:
+        value = node.get(name, "none")
+        if value not in STATUSES:
+            raise PKModelError(f"label.{key}.{name}", value, f"allowed: {', '.join(STATUSES)}")
+        quote = f"{key.removesuffix('_status')}_{value}"
+        if value != "none" and quote not in quotes:
+            raise PKModelError(f"label.quotes.{quote}", None, f"needed by label.{key}.{name} = {value!r}")
+        out[name] = value
+    return out
 
 
 def _clock(value: Any) -> float:
@@ -239,19 +278,25 @@ def label_findings(
     patient: Patient | None,
     regimen: Regimen | None = None,
     *,
-    rules: LabelRules | None = None,
-    factors: PopulationFactors | None = None,
+    rules: LabelRules | Drug | None = None,
+    factors: PopulationFactors | Drug | None = None,
 ) -> list[Finding]:
     """Every label rule ``patient`` and ``regimen`` meet, in a fixed order (contraindications
     first), without issuing warnings. Either may be None. Array covariates (several subjects)
-    give one finding per rule, counting the subjects concerned."""
-    r = rules or load_label_rules()
-    f = factors or load_population_factors()
+    give one finding per rule, counting the subjects concerned.
+
+    ``rules``: the drug's :class:`LabelRules`, or the drug itself (its :class:`Model` or
+    population file, see :data:`pkmodel.patients.Drug`); ``factors``: its population factors
+    (renal categories), by default the drug ``rules`` names. Nothing is assumed about the drug:
+    without rules this is an error."""
+    r = rules_of(rules, "label_findings")
+    if factors is None and not isinstance(rules, LabelRules):
+        factors = rules
     found: list[Finding] = []
     if patient is not None:
         if not isinstance(patient, Patient):
             raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.patients.Patient or None")
-        found += _patient_findings(patient, r, f)
+        found += _patient_findings(patient, r, factors)
     if regimen is not None:
         if not isinstance(regimen, Regimen):
             raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen or None")
@@ -263,14 +308,14 @@ def check_label(
     patient: Patient | None,
     regimen: Regimen | None = None,
     *,
-    rules: LabelRules | None = None,
-    factors: PopulationFactors | None = None,
+    rules: LabelRules | Drug | None = None,
+    factors: PopulationFactors | Drug | None = None,
     stacklevel: int = 2,
 ) -> list[str]:
     """Issue a warning (``warnings.warn``, a :class:`LabelWarning` subclass) for each label rule
-    met by ``patient`` and ``regimen``, and return the messages. ``stacklevel`` as for
-    ``warnings.warn``: 2 points at the caller of ``check_label``; a function that calls it on its
-    caller's behalf (``simulate``) passes 3."""
+    met by ``patient`` and ``regimen``, and return the messages. ``rules`` and ``factors`` as for
+    :func:`label_findings`. ``stacklevel`` as for ``warnings.warn``: 2 points at the caller of
+    ``check_label``; a function that calls it on its caller's behalf (``simulate``) passes 3."""
     findings = label_findings(patient, regimen, rules=rules, factors=factors)
     for finding in findings:
         warnings.warn(finding.category(finding.message), stacklevel=stacklevel)
@@ -288,9 +333,9 @@ def _who(mask: Any, what: tuple[str, str]) -> str | None:
     return f"{n} of {m.size} subjects {what[0] if n == 1 else what[1]}"
 
 
-def _patient_findings(p: Patient, r: LabelRules, f: PopulationFactors) -> list[Finding]:
+def _patient_findings(p: Patient, r: LabelRules, factors: PopulationFactors | Drug | None) -> list[Finding]:
     out: list[Finding] = []
-    if p.age is not None:
+    if p.age is not None and r.paediatric_age is not None:
         who = _who(np.asarray(p.age) < r.paediatric_age, ("is", "are"))
         if who:
             ages = np.asarray(p.age)[np.asarray(p.age) < r.paediatric_age]
@@ -302,11 +347,11 @@ def _patient_findings(p: Patient, r: LabelRules, f: PopulationFactors) -> list[F
                     f"(age {_span(ages)} years). Label: {r.quotes['paediatric_age']}",
                 )
             )
-    if p.pregnant:
+    if p.pregnant and "pregnancy" in r.quotes:
         out.append(
             Finding(PregnancyWarning, "pregnancy", f"Contraindicated: pregnancy. Label: {r.quotes['pregnancy']}")
         )
-    if p.breastfeeding:
+    if p.breastfeeding and "breastfeeding" in r.quotes:
         out.append(
             Finding(
                 BreastfeedingWarning,
@@ -314,9 +359,10 @@ def _patient_findings(p: Patient, r: LabelRules, f: PopulationFactors) -> list[F
                 f"Contraindicated: breastfeeding. Label: {r.quotes['breastfeeding']}",
             )
         )
-    elderly = None if p.age is None else np.asarray(p.age) >= r.elderly_age
-    out += _renal_findings(p, r, f, elderly)
-    if p.child_pugh is not None:
+    elderly = None if p.age is None or r.elderly_age is None else np.asarray(p.age) >= r.elderly_age
+    if r.renal_status:
+        out += _renal_findings(p, r, factors, elderly)
+    if p.child_pugh is not None and r.hepatic_status:
         status = r.hepatic_status[p.child_pugh]
         severity = {"A": "mild", "B": "moderate", "C": "severe"}[p.child_pugh]
         what = f"{severity} hepatic impairment (Child–Pugh {p.child_pugh})"
@@ -341,11 +387,16 @@ def _patient_findings(p: Patient, r: LabelRules, f: PopulationFactors) -> list[F
     return out
 
 
-def _renal_findings(p: Patient, r: LabelRules, f: PopulationFactors, elderly: Any) -> list[Finding]:
+def _renal_findings(
+    p: Patient, r: LabelRules, factors: PopulationFactors | Drug | None, elderly: Any
+) -> list[Finding]:
+    if renal_evidence(p) is None:
+        return []
+    f = factors_of(factors, "label_findings (renal rules)")
     index = _renal_index(p, f)
     if index is None:
         return []
-    status = np.array([r.renal_status[c] for c in RENAL_CATEGORIES], dtype=object)[index]
+    status = np.array([r.renal_status.get(c, "none") for c in RENAL_CATEGORIES], dtype=object)[index]
     evidence = "creatinine clearance" + (" (Cockcroft–Gault)" if renal_evidence(p) == "cockcroft-gault" else "")
     crcl = np.asarray(renal_function(p, f), dtype=float)
     out = []
@@ -378,13 +429,14 @@ def _renal_findings(p: Patient, r: LabelRules, f: PopulationFactors, elderly: An
 
 
 def _elderly_note(elderly: Any, r: LabelRules, mask: Any = True) -> str:
-    if elderly is None or not np.any(np.asarray(elderly) & np.asarray(mask)):
+    if elderly is None or r.elderly_age is None or not np.any(np.asarray(elderly) & np.asarray(mask)):
         return ""
     return f" Age {r.elderly_age:g} years or over; label: {r.quotes['elderly_age']}"
 
 
 def _dose_hint(r: LabelRules) -> str:
-    return f" Also: {r.quotes['monitoring']} (pkmodel.dosing.suggest_dose matches the reference exposure.)"
+    also = f" Also: {r.quotes['monitoring']}" if "monitoring" in r.quotes else ""
+    return f"{also} (pkmodel.dosing.suggest_dose matches the reference exposure.)"
 
 
 def _regimen_findings(regimen: Regimen, r: LabelRules) -> list[Finding]:
@@ -392,38 +444,36 @@ def _regimen_findings(regimen: Regimen, r: LabelRules) -> list[Finding]:
     given = [d for d in regimen.doses if d.amount > 0]
     if not given:
         return out
-    times = np.array([d.time for d in given])
-    amounts = np.array([d.amount for d in given])
-    days = np.floor(times / 24.0 + 1e-12).astype(int)
-    daily: dict[int, float] = {}
-    for day, amount in zip(days.tolist(), amounts.tolist(), strict=True):
-        daily[day] = daily.get(day, 0.0) + amount
-    over = {d: a for d, a in daily.items() if a > r.maximum_daily_dose * (1 + 1e-12)}
-    if over:
-        worst = max(over.values())
-        first = min(over)
-        out.append(
-            Finding(
-                MaximumDoseWarning,
-                "maximum_daily_dose",
-                f"Above the label's maximum daily dose of {r.maximum_daily_dose:g} mg on {len(over)} of "
-                f"{len(daily)} dosing days (highest {worst:g} mg; first on day {first}, day 0 starting at time 0). "
-                f"Label: {r.quotes['maximum_daily_dose']}",
+    if r.maximum_daily_dose is not None:
+        daily = regimen.daily_doses
+        daily = daily[daily > 0]  # days with only zero-amount records are not dosing days
+        over = daily[daily > r.maximum_daily_dose * (1 + 1e-12)]
+        if len(over):
+            out.append(
+                Finding(
+                    MaximumDoseWarning,
+                    "maximum_daily_dose",
+                    f"Above the label's maximum daily dose of {r.maximum_daily_dose:g} mg on {len(over)} of "
+                    f"{len(daily)} dosing days (highest {float(over.max()):g} mg; first on day {int(over.index.min())}, "
+                    f"day 0 starting at time 0). Label: {r.quotes['maximum_daily_dose']}",
+                )
             )
-        )
-    clock = times - 24.0 * np.floor(times / 24.0 + 1e-12)
-    late = clock > r.late_dose_after + 1e-9
-    if late.any():
-        i = int(np.argmax(late))
-        out.append(
-            Finding(
-                LateDoseWarning,
-                "late_dose",
-                f"{int(late.sum())} of {len(given)} doses are after {_clock_text(r.late_dose_after)} clock time "
-                f"(first: day {days[i]} at {_clock_text(clock[i])}; time 0 is midnight of day 0). "
-                f"Label: {r.quotes['late_dose_after']}",
+    if r.late_dose_after is not None:
+        times = np.array([d.time for d in given])
+        days = np.floor(times / 24.0 + 1e-12).astype(int)
+        clock = times - 24.0 * np.floor(times / 24.0 + 1e-12)
+        late = clock > r.late_dose_after + 1e-9
+        if late.any():
+            i = int(np.argmax(late))
+            out.append(
+                Finding(
+                    LateDoseWarning,
+                    "late_dose",
+                    f"{int(late.sum())} of {len(given)} doses are after {_clock_text(r.late_dose_after)} clock time "
+                    f"(first: day {days[i]} at {_clock_text(clock[i])}; time 0 is midnight of day 0). "
+                    f"Label: {r.quotes['late_dose_after']}",
+                )
             )
-        )
     return out
 
 

@@ -14,25 +14,38 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from pkmodel.engine.analytic import Kinetics
 from pkmodel.errors import PKModelError
 from pkmodel.units import Kind, parse_quantity
 
 LN2 = float(np.log(2.0))
-Value = float | np.ndarray
+#: A parameter or covariate as stored: a float, or a read-only 1-D float array (one per subject).
+Value: TypeAlias = float | NDArray[np.float64]
+#: What a parameter may be given as: a number, a string with its unit ("7 L/h"), or a 1-D array.
+ValueInput: TypeAlias = float | str | ArrayLike
 
 
 def checked_value(
-    value: Any, field: str, *, low: float, high: float = np.inf, low_inclusive: bool = False, unit: str = ""
+    value: Any,
+    field: str,
+    *,
+    low: float,
+    high: float = np.inf,
+    low_inclusive: bool = False,
+    unit: str = "",
+    scalar: bool = False,
 ) -> Value:
     """``value`` as a scalar float or a read-only 1-D float array (one value per subject), every
     element finite and in the interval from ``low`` to ``high`` (``high`` included when it is
-    finite and 1, e.g. a fraction); never silently coerced. Raises :class:`PKModelError` naming
-    ``field``, the offending value and the interval."""
+    finite and 1, e.g. a fraction); never silently coerced. ``scalar=True`` refuses arrays (a
+    number read from a drug file). The one number validator of pkmodel: model parameters, patient
+    covariates, population factors and label numbers all pass through it. Raises
+    :class:`PKModelError` naming ``field``, the offending value and the interval."""
     high_inclusive = high == 1.0
     interval = (
         f"{'>=' if low_inclusive else '>'} {low:g}"
@@ -40,14 +53,20 @@ def checked_value(
         else f"in {'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
     )
     what = f"a number{' of ' + unit if unit else ''} {interval}"
-    if isinstance(value, (bool, str)) or value is None:
+    if isinstance(value, (bool, str, bytes, np.bool_)) or value is None:
         raise PKModelError(field, value, f"expected {what}")
     try:
         arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PKModelError(field, value, f"expected {what}, or a 1-D array of them") from None
+    if scalar and arr.ndim != 0:
+        raise PKModelError(field, value, f"expected {what} (a single number)")
     if arr.ndim > 1:
         raise PKModelError(field, value, "expected a scalar or a 1-D array (one value per subject)")
+    if arr.ndim == 1 and arr.size == 0:
+        raise PKModelError(field, value, f"expected {what}, or a non-empty 1-D array of them (one per subject)")
+    if arr.ndim == 1 and _has_words(value):
+        raise PKModelError(field, value, f"expected {what}, or a 1-D array of them (not True/False or text)")
     above = arr >= low if low_inclusive else arr > low
     below = arr <= high if high_inclusive else arr < high
     ok = np.isfinite(arr) & above & below
@@ -60,7 +79,27 @@ def checked_value(
     return arr
 
 
-_CHECKS = {"> 0": {"low": 0.0}, ">= 0": {"low": 0.0, "low_inclusive": True}, "in (0, 1]": {"low": 0.0, "high": 1.0}}
+def _has_words(value: Any) -> bool:
+    """Whether a sequence holds True/False or text, which numpy would turn into numbers."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "bUS":
+            return True
+        if value.dtype.kind != "O":
+            return False
+    return any(isinstance(x, (bool, np.bool_, str, bytes)) for x in value)
+
+
+def checked_number(value: Any, field: str, **limits: Any) -> float:
+    """A single number checked as :func:`checked_value` does (same ``limits``), e.g. a factor or a
+    rule read from a drug file."""
+    return float(checked_value(value, field, scalar=True, **limits))
+
+
+_CHECKS: dict[str, dict[str, Any]] = {
+    "> 0": {"low": 0.0},
+    ">= 0": {"low": 0.0, "low_inclusive": True},
+    "in (0, 1]": {"low": 0.0, "high": 1.0},
+}
 
 
 def _param(value: Any, field: str, kind: Kind | None, check: str) -> Value:
@@ -72,22 +111,24 @@ def _param(value: Any, field: str, kind: Kind | None, check: str) -> Value:
     return checked_value(value, field, **_CHECKS[check])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Model:
     """A linear one- or two-compartment model, optionally with first-order absorption.
 
-    Parameters (scalars or arrays of shape (n_subjects,)):
+    Parameters (scalars or arrays of shape (n_subjects,); numbers in the units below, or strings
+    with a unit such as "7 L/h"):
         cl: clearance from the central compartment, L/h (> 0).
         v1: central volume, L (> 0).
         q: inter-compartmental clearance, L/h (>= 0); 0 with ``v2=None`` for one compartment.
         v2: peripheral volume, L (> 0), or None for a one-compartment model.
         ka: first-order absorption rate constant, 1/h (> 0), or None when only IV doses are given.
-        f: bioavailability of oral doses, in (0, 1]. IV doses are complete by definition.
+        f: bioavailability of oral doses, in (0, 1] (or a percentage "78 %"). IV doses are
+            complete by definition.
         tlag: absorption lag time of oral doses, h (>= 0).
-        name: a label for tables and plots.
-        label: the file in ``params/`` with the drug's label rules and special-population
-            factors (e.g. "mildronate-populations"); :func:`simulate` then applies them. None for
-            a model without a label.
+        name: a name for tables and plots.
+        populations: the name of the drug's population file in ``params/`` (its special-population
+            factors and label rules, e.g. "mildronate-populations"); :func:`simulate` then applies
+            them. None for a model without one.
     """
 
     cl: Value
@@ -98,22 +139,37 @@ class Model:
     f: Value = 1.0
     tlag: Value = 0.0
     name: str = ""
-    label: str | None = None
+    populations: str | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        cl: ValueInput,
+        v1: ValueInput,
+        q: ValueInput = 0.0,
+        v2: ValueInput | None = None,
+        ka: ValueInput | None = None,
+        f: ValueInput = 1.0,
+        tlag: ValueInput = 0.0,
+        name: str = "",
+        populations: str | None = None,
+    ) -> None:
         set_ = object.__setattr__
-        set_(self, "cl", _param(self.cl, "cl", "flow", "> 0"))
-        set_(self, "v1", _param(self.v1, "v1", "volume", "> 0"))
-        set_(self, "q", _param(self.q, "q", "flow", ">= 0"))
-        if self.v2 is None:
+        set_(self, "cl", _param(cl, "cl", "flow", "> 0"))
+        set_(self, "v1", _param(v1, "v1", "volume", "> 0"))
+        set_(self, "q", _param(q, "q", "flow", ">= 0"))
+        if v2 is None:
             if np.any(np.asarray(self.q) != 0):
                 raise PKModelError("v2", None, "a peripheral volume (> 0) is required when q > 0")
+            set_(self, "v2", None)
         else:
-            set_(self, "v2", _param(self.v2, "v2", "volume", "> 0"))
-        if self.ka is not None:
-            set_(self, "ka", _param(self.ka, "ka", "rate_constant", "> 0"))
-        set_(self, "f", _param(self.f, "f", None, "in (0, 1]"))
-        set_(self, "tlag", _param(self.tlag, "tlag", "time", ">= 0"))
+            set_(self, "v2", _param(v2, "v2", "volume", "> 0"))
+        set_(self, "ka", None if ka is None else _param(ka, "ka", "rate_constant", "> 0"))
+        set_(self, "f", _param(f, "f", None, "in (0, 1]"))
+        set_(self, "tlag", _param(tlag, "tlag", "time", ">= 0"))
+        if not isinstance(name, str):
+            raise PKModelError("name", name, "expected a string")
+        set_(self, "name", name)
+        set_(self, "populations", _populations_name(populations))
         sizes = {np.size(v) for v in self._arrays().values() if np.ndim(v) == 1}
         if len(sizes) > 1:
             raise PKModelError("parameters", sorted(sizes), "arrays must all have one length (one value per subject)")
@@ -121,7 +177,9 @@ class Model:
     # --- other parameterisations --------------------------------------------------------------
 
     @classmethod
-    def from_micro(cls, k10: Any, v1: Any, k12: Any = 0.0, k21: Any = None, **absorption: Any) -> Model:
+    def from_micro(
+        cls, k10: ValueInput, v1: ValueInput, k12: ValueInput = 0.0, k21: ValueInput | None = None, **absorption: Any
+    ) -> Model:
         """From micro-constants k10, k12, k21 (1/h) and the central volume V1 (L).
 
         ``k12 = 0`` and ``k21 = None`` give a one-compartment model. ``absorption`` takes ka, f,
@@ -148,7 +206,14 @@ class Model:
 
     @classmethod
     def from_half_lives(
-        cls, t_half_alpha: Any, t_half_beta: Any, v1: Any, *, cl: Any = None, k21: Any = None, **absorption: Any
+        cls,
+        t_half_alpha: ValueInput,
+        t_half_beta: ValueInput,
+        v1: ValueInput,
+        *,
+        cl: ValueInput | None = None,
+        k21: ValueInput | None = None,
+        **absorption: Any,
     ) -> Model:
         """From label-style macro quantities: distribution and terminal half-lives (h), V1 (L) and
         one more quantity, either ``cl`` (L/h) or ``k21`` (1/h).
@@ -169,14 +234,16 @@ class Model:
         v1 = _param(v1, "v1", "volume", "> 0")
         if (cl is None) == (k21 is None):
             raise PKModelError("cl/k21", (cl, k21), "give exactly one of cl (L/h) or k21 (1/h)")
+        given: ValueInput | None
         if cl is not None:
             cl = _param(cl, "cl", "flow", "> 0")
             k10 = np.asarray(cl) / np.asarray(v1)
             field, given, k21_ = "cl", cl, alpha * beta / k10
         else:
+            given = k21
             k21_ = np.asarray(_param(k21, "k21", "rate_constant", "> 0"))
             k10 = alpha * beta / k21_
-            field, given = "k21", k21
+            field = "k21"
         # alpha + beta - k10 - k21, written as a product of positive factors (no cancellation).
         k12 = (alpha - k10) * (k10 - beta) / k10
         if not np.all((k10 > beta) & (k10 < alpha)):
@@ -192,6 +259,12 @@ class Model:
     def replace(self, **changes: Any) -> Model:
         """A copy with some fields changed (the model itself is immutable)."""
         return dataclasses.replace(self, **changes)
+
+    @property
+    def label(self) -> str | None:
+        """Transitional alias of :attr:`populations` for simulate.py, cli.py and
+        simulate_dataset.py, which other branches own; delete when they are renamed at merge."""
+        return self.populations
 
     # --- derived quantities -------------------------------------------------------------------
 
@@ -278,7 +351,7 @@ class Model:
         return Kinetics.of(0.0, self.k10, self.k12, self.k21)
 
     def _arrays(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("name", "label")}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _NOT_PARAMETERS}
 
     def __repr__(self) -> str:
         shown = []
@@ -292,6 +365,22 @@ class Model:
             shown.append(f"{key}={format_value(value)}")
         label = f"{self.name!r}, " if self.name else ""
         return f"Model({label}{', '.join(shown)})"
+
+
+#: Model fields that are not parameters (no numbers, no subjects).
+_NOT_PARAMETERS = ("name", "populations")
+
+
+def _populations_name(value: Any) -> str | None:
+    """The name of a population file in ``params/`` (without ".toml"), or None. Whether the file
+    exists is checked where files are read (``pkmodel.params.population_file``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "/\\") or value.startswith("."):
+        raise PKModelError(
+            "populations", value, 'expected the name of a population file in params/, e.g. "mildronate-populations"'
+        )
+    return value.removesuffix(".toml")
 
 
 def _fraction(text: str, field: str) -> float:

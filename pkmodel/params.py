@@ -1,6 +1,7 @@
 """Parameter files: TOML descriptions of a model in which every value carries its source.
 
-A file has a ``[model]`` table (``name``, ``description``) and a ``[parameters.<field>]`` table per
+A file has a ``[model]`` table (``name``, ``description`` and, for a drug with special-population
+factors or label rules, ``populations``: the name of its population file in ``params/``) and a ``[parameters.<field>]`` table per
 parameter with ``value`` (a number in internal units or a string with a unit, "15.34 h"),
 ``basis`` ("label", "publication", "derived", "fitted" or "assumption") and ``source`` (the
 sentence or citation it comes from, or the reasoning of the assumption). A ``[variants.<name>]``
@@ -53,34 +54,79 @@ def data_dir() -> Any:
         return Path(__file__).resolve().parent.parent / "params"
 
 
+def read_toml(path: Any, field: str, what: str = "a TOML file") -> dict[str, Any]:
+    """The TOML document at ``path`` (a path or a file of ``data_dir()``). Every way reading can
+    fail (no such file, a folder, no permission, not UTF-8 text, not TOML) is a
+    :class:`PKModelError` under ``field`` naming the path."""
+    shown = str(path)
+    try:
+        if not path.is_file():
+            raise PKModelError(field, shown, f"no such file ({what})")
+        text = path.read_bytes().decode("utf-8")
+    except PKModelError:
+        raise
+    except UnicodeDecodeError:
+        raise PKModelError(field, shown, f"not UTF-8 text ({what})") from None
+    except OSError as err:
+        raise PKModelError(field, shown, f"cannot be read ({err.strerror or type(err).__name__}; {what})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PKModelError(field, shown, f"not valid TOML ({err})") from None
+
+
+def _tomls() -> list[tuple[str, dict[str, Any]]]:
+    """(name, document) of every TOML file shipped in ``data_dir()``."""
+    files = sorted((p for p in data_dir().iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return [(p.name.removesuffix(".toml"), read_toml(p, "params")) for p in files]
+
+
 def shipped() -> list[str]:
     """Names of the model parameter files shipped with pkmodel (files with a [parameters] table;
     the regimen library lives in the same folder)."""
-    return sorted(
-        p.name.removesuffix(".toml")
-        for p in data_dir().iterdir()
-        if p.name.endswith(".toml") and "parameters" in tomllib.loads(p.read_text(encoding="utf-8"))
+    return [name for name, doc in _tomls() if "parameters" in doc]
+
+
+#: Tables that make a TOML file in ``params/`` a population file (special-population factors
+#: and/or label rules of one drug).
+POPULATION_TABLES = ("clearance", "renal", "hepatic", "dosing", "label")
+
+
+def shipped_populations() -> list[str]:
+    """Names of the population files shipped with pkmodel (files with any of
+    :data:`POPULATION_TABLES` and no [parameters] table)."""
+    return [
+        name for name, doc in _tomls() if "parameters" not in doc and any(t in doc for t in POPULATION_TABLES)
+    ]
+
+
+def population_file(name: Any, field: str = "populations") -> Any:
+    """The file in ``params/`` that a population-file name (``Model.populations``, e.g.
+    "mildronate-populations") refers to; a :class:`PKModelError` under ``field`` when ``name`` is
+    not a string or names no shipped population file."""
+    if isinstance(name, str) and name and not any(c in name for c in "/\\") and not name.startswith("."):
+        candidate = data_dir() / f"{name.removesuffix('.toml')}.toml"
+        if candidate.is_file() and name.removesuffix(".toml") in shipped_populations():
+            return candidate
+    raise PKModelError(
+        field, name, f"expected the name of a population file in params/: {', '.join(shipped_populations()) or 'none'}"
     )
 
 
 def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Parameter]]:
     """The ``[model]`` table and the parameters of a file, without building the model."""
+    if not isinstance(name_or_path, (str, Path)) or str(name_or_path) == "":
+        raise PKModelError("params", name_or_path, f"expected a TOML file path or one of: {', '.join(shipped())}")
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise PKModelError("params", str(name_or_path), "no such file")
-        text = path.read_text(encoding="utf-8")
+        doc = read_toml(path, "params", "a parameter file")
     else:
         candidate = data_dir() / f"{name_or_path}.toml"
         if not candidate.is_file():
             raise PKModelError(
                 "params", str(name_or_path), f"expected a TOML file path or one of: {', '.join(shipped())}"
             )
-        text = candidate.read_text(encoding="utf-8")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise PKModelError("params", str(name_or_path), f"not valid TOML ({err})") from None
+        doc = read_toml(candidate, "params", "a parameter file")
     entries = doc.get("parameters")
     if not isinstance(entries, dict) or not entries:
         raise PKModelError("params", str(name_or_path), "the file needs a [parameters] table")
@@ -95,7 +141,10 @@ def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Par
             params[key] = Parameter(key, entry["value"], basis, entry.get("source"))
         else:
             params[key] = Parameter(key, entry, None, None)
-    return doc.get("model", {}) | {"variants": doc.get("variants", {})}, params
+    meta = doc.get("model", {})
+    if not isinstance(meta, dict):
+        raise PKModelError("model", meta, "the [model] table of a parameter file must be a table")
+    return meta | {"variants": doc.get("variants", {})}, params
 
 
 def load_params(name_or_path: str | Path, *, variant: str | None = None, **overrides: Any) -> Model:
@@ -111,7 +160,11 @@ def load_params(name_or_path: str | Path, *, variant: str | None = None, **overr
             raise PKModelError("variant", variant, f"variants of {name_or_path}: {', '.join(variants) or 'none'}")
         values |= variants[variant].get("parameters", {})
         name = f"{name} ({variant})"
-    return model_from_fields(values | overrides, name=name).replace(label=meta.get("label"))
+    populations = meta.get("populations")
+    if populations is not None:
+        # Checked here, not when a patient first needs it: a wrong name is the file's error.
+        population_file(populations, field="model.populations")
+    return model_from_fields(values | overrides, name=name).replace(populations=populations)
 
 
 def model_from_fields(values: dict[str, Any], name: str = "") -> Model:

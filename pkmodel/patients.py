@@ -12,10 +12,12 @@ factor on non-renal clearance (1 without hepatic impairment), ``CrCL`` the patie
 clearance (:func:`renal_function`) and ``CrCL_ref`` that of the reference adult. A patient with
 no impairment information is the reference adult and gets exactly the reference model.
 
-For mildronate every factor is an assumption (no human data in renal or hepatic impairment):
-they live, each with its reasoning, in ``params/mildronate-populations.toml`` and are read by
-:func:`load_population_factors`, which takes a user file and keyword overrides
-(``load_population_factors(fe=0.7)``).
+Every drug-specific number (``fe``, the reference CrCL, the category values, the Child–Pugh
+factors, the dose strengths) lives, each with its reasoning, in the drug's population file in
+``params/`` (the one its model names: ``Model.populations``, e.g.
+``params/mildronate-populations.toml``, where every factor is an assumption for want of human
+data). :func:`load_population_factors` reads it for a model, with a user file and keyword
+overrides (``load_population_factors(model, fe=0.7)``); nothing here falls back to any drug.
 
 Units: age years, weight kg, serum creatinine mg/dL (strings "88 µmol/L" or "1.0 mg/dL"
 accepted), creatinine clearance mL/min (the clinical unit; "45 mL/min" accepted). Numeric
@@ -27,22 +29,25 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pkmodel.errors import PKModelError
-from pkmodel.model import Model, checked_value, format_value, to_value
-from pkmodel.params import BASES, data_dir
+from pkmodel.model import Model, Value, checked_number, checked_value, format_value, to_value
+from pkmodel.params import BASES, population_file, read_toml
 
-FILE = "mildronate-populations.toml"
+#: Where a drug's population file is found: a :class:`Model` (its ``populations`` file), the
+#: name of a population file in ``params/`` ("mildronate-populations"), or a path to a TOML file.
+Drug: TypeAlias = Model | str | Path
 
 #: Renal function categories, mildest first (KDIGO 2012 GFR categories, G3a and G3b together).
 RENAL_CATEGORIES = ("normal", "mild", "moderate", "severe", "kidney failure")
@@ -59,13 +64,11 @@ CHILD_PUGH = ("A", "B", "C")
 SEXES = ("female", "male")
 ROUTES_WITH_STRENGTHS = ("oral", "iv")
 
-Value = float | np.ndarray
-
 
 # --- the patient ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Patient:
     """A patient (or, with array covariates, a group of subjects), validated on creation.
 
@@ -82,30 +85,42 @@ class Patient:
         pregnant, breastfeeding: True or False.
 
     age, weight, serum_creatinine and crcl may be 1-D arrays of one length (one value per subject).
+    When age, weight, serum creatinine and sex are given without crcl, the Cockcroft–Gault
+    estimate must lie where a given crcl must (see :func:`cockcroft_gault`).
     """
 
     age: Value | None = None
     weight: Value | None = None
     sex: str | None = None
-    serum_creatinine: Value | str | None = None
-    crcl: Value | str | None = None
+    serum_creatinine: Value | None = None
+    crcl: Value | None = None
     egfr_category: str | None = None
     child_pugh: str | None = None
     pregnant: bool = False
     breastfeeding: bool = False
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        age: ArrayLike | None = None,
+        weight: ArrayLike | None = None,
+        sex: str | None = None,
+        serum_creatinine: float | str | ArrayLike | None = None,
+        crcl: float | str | ArrayLike | None = None,
+        egfr_category: str | None = None,
+        child_pugh: str | None = None,
+        pregnant: bool = False,
+        breastfeeding: bool = False,
+    ) -> None:
         set_ = object.__setattr__
-        set_(self, "age", _covariate(self.age, "age", "years", low=0.0, high=130.0, low_inclusive=True))
-        set_(self, "weight", _covariate(self.weight, "weight", "kg", low=0.0, high=1000.0))
-        set_(self, "serum_creatinine", _creatinine(self.serum_creatinine))
-        set_(self, "crcl", _clearance_ml_min(self.crcl))
-        set_(self, "sex", _choice(self.sex, "sex", _SEX_WORDS))
+        set_(self, "age", _covariate(age, "age", "years", low=0.0, high=130.0, low_inclusive=True))
+        set_(self, "weight", _covariate(weight, "weight", "kg", low=0.0, high=1000.0))
+        set_(self, "serum_creatinine", _creatinine(serum_creatinine))
+        set_(self, "crcl", _clearance_ml_min(crcl))
+        set_(self, "sex", _choice(sex, "sex", _SEX_WORDS))
         categories = {c: c for c in RENAL_CATEGORIES} | {k.lower(): v for k, v in _KDIGO.items()}
-        set_(self, "egfr_category", _choice(self.egfr_category, "egfr_category", categories, shown=_CATEGORY_NAMES))
-        set_(self, "child_pugh", _choice(self.child_pugh, "child_pugh", {c.lower(): c for c in CHILD_PUGH}))
-        for field in ("pregnant", "breastfeeding"):
-            value = getattr(self, field)
+        set_(self, "egfr_category", _choice(egfr_category, "egfr_category", categories, shown=_CATEGORY_NAMES))
+        set_(self, "child_pugh", _choice(child_pugh, "child_pugh", {c.lower(): c for c in CHILD_PUGH}))
+        for field, value in (("pregnant", pregnant), ("breastfeeding", breastfeeding)):
             if not isinstance(value, (bool, np.bool_)):
                 raise PKModelError(field, value, "expected True or False")
             set_(self, field, bool(value))
@@ -114,6 +129,10 @@ class Patient:
         sizes = {np.size(v) for v in self._covariates().values() if np.ndim(v) == 1}
         if len(sizes) > 1:
             raise PKModelError("patient", sorted(sizes), "array covariates must all have one length (one per subject)")
+        age_, weight_, scr_ = self.age, self.weight, self.serum_creatinine
+        if self.crcl is None and age_ is not None and weight_ is not None and scr_ is not None and self.sex:
+            # Estimated now, so an impossible estimate is refused like an impossible given crcl.
+            cockcroft_gault(age_, weight_, scr_, self.sex)
 
     @property
     def n_subjects(self) -> int | None:
@@ -142,11 +161,22 @@ _SEX_WORDS = {"female": "female", "f": "female", "male": "male", "m": "male"}
 _CATEGORY_NAMES = "normal, mild, moderate, severe, kidney failure (or KDIGO G1, G2, G3, G3a, G3b, G4, G5)"
 
 
-def _covariate(value: Any, field: str, unit: str, *, low: float, high: float, low_inclusive: bool = False) -> Any:
+def _covariate(
+    value: Any, field: str, unit: str, *, low: float, high: float, low_inclusive: bool = False
+) -> Value | None:
     """An optional covariate (None: not given)."""
     if value is None:
         return None
     return checked_value(value, field, low=low, high=high, low_inclusive=low_inclusive, unit=unit)
+
+
+#: Creatinine clearance a patient may have, mL/min: one rule for a given and an estimated value.
+#: (The range literal in ``_clearance_ml_min`` is the same rule; it should read this at merge.)
+CRCL_RANGE: dict[str, Any] = {"unit": "mL/min", "low": 0.0, "high": 1000.0}
+
+#: µmol/L of creatinine per mg/dL: 10 mg/L / 113.12 g/mol (creatinine's molar mass) = 88.4. A
+#: physical constant, not a drug's; units.py owns it once the creatinine kinds are there.
+_UMOL_PER_MG_DL = 88.4
 
 
 _CREATININE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(mg/dl|µmol/l|μmol/l|umol/l)\s*$", re.IGNORECASE)
@@ -179,7 +209,7 @@ def _choice(value: Any, field: str, allowed: Mapping[str, str], shown: str | Non
     if value is None:
         return None
     key = value.strip().lower() if isinstance(value, str) else None
-    if key not in allowed:
+    if key is None or key not in allowed:
         raise PKModelError(field, value, f"allowed: {shown or ', '.join(dict.fromkeys(allowed.values()))}")
     return allowed[key]
 
@@ -201,13 +231,14 @@ class RenalCategory:
 
 @dataclass(frozen=True)
 class PopulationFactors:
-    """The assumed factors of the clearance model (see the module docstring).
+    """The assumed factors of the clearance model (see the module docstring), as one drug's
+    population file gives them.
 
     ``fe``: renal fraction of the reference clearance, in [0, 1]; ``crcl_reference``: mL/min;
     ``hepatic``: Child–Pugh class -> factor on non-renal clearance; ``categories``: the renal
     categories, mildest first; ``dose_steps``: route -> dose rounding step (mg);
     ``exposure_bounds``: (low, high) ratio a rounded dose may reach; ``max_interval``: h;
-    ``creatinine_umol_per_mg_dl``; ``sources``: entry -> "basis: source" for every value read.
+    ``sources``: entry -> "basis: source" for every value read.
     """
 
     fe: float
@@ -217,7 +248,6 @@ class PopulationFactors:
     dose_steps: Mapping[str, float]
     exposure_bounds: tuple[float, float]
     max_interval: float
-    creatinine_umol_per_mg_dl: float
     sources: Mapping[str, str]
 
     def category(self, name: str) -> RenalCategory:
@@ -232,25 +262,53 @@ class PopulationFactors:
         return index
 
 
-def read_population_file(path: str | Path | None = None) -> dict[str, Any]:
-    """The population file as a dict: the shipped one, with a user file (``path``) merged over it
-    table by table, so a user file may hold only the entries it changes."""
-    doc = copy.deepcopy(_shipped())
+_NO_DRUG = (
+    "give the drug: its Model (with a population file), the name of a population file in params/ "
+    '(e.g. "mildronate-populations") or a path to one'
+)
+
+
+def population_path(drug: Drug | None, field: str = "drug") -> Any:
+    """The population file of ``drug`` (see :data:`Drug`); a :class:`PKModelError` saying what to
+    give when there is none."""
+    if isinstance(drug, Model):
+        if drug.populations is None:
+            raise PKModelError(
+                "model",
+                drug.name or repr(drug),
+                "has no population file ([model] populations in its parameter file); give the population "
+                "factors or label rules explicitly, e.g. load_population_factors(path)",
+            )
+        return population_file(drug.populations, field="model.populations")
+    if isinstance(drug, Path) or (isinstance(drug, str) and (drug.endswith(".toml") or os.sep in drug)):
+        return Path(drug)
+    if isinstance(drug, str):
+        return population_file(drug, field=field)
+    raise PKModelError(field, drug if drug is None else type(drug).__name__, _NO_DRUG)
+
+
+def read_population_file(drug: Drug | None, path: str | Path | None = None) -> dict[str, Any]:
+    """A drug's population file as a dict (``drug``: see :data:`Drug`), with a user file
+    (``path``) merged over it table by table, so a user file may hold only the entries it
+    changes."""
+    doc = copy.deepcopy(_read_cached(population_path(drug)))
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise PKModelError("path", str(path), "no such file (a TOML file of population factors)")
-        try:
-            user = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise PKModelError("path", str(path), f"not valid TOML ({err})") from None
-        _merge(doc, user)
+        _merge(doc, read_toml(Path(path), "path", "a TOML file of population factors"))
     return doc
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> dict[str, Any]:
-    return tomllib.loads((data_dir() / FILE).read_text(encoding="utf-8"))
+def _read_cached(source: Any) -> dict[str, Any]:
+    """The document at ``source``, read again only when the file changes (its mtime)."""
+    try:
+        version = os.stat(str(source)).st_mtime_ns
+    except OSError:
+        return read_toml(source, "populations", "a population file")
+    return _read_version(source, version)
+
+
+@lru_cache(maxsize=16)
+def _read_version(source: Any, version: int) -> dict[str, Any]:
+    return read_toml(source, "populations", "a population file")
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> None:
@@ -264,22 +322,42 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> None:
 _OVERRIDES = ("fe", "crcl_reference", "hepatic", "dose_steps", "exposure_bounds", "max_interval")
 
 
-def load_population_factors(path: str | Path | None = None, **overrides: Any) -> PopulationFactors:
-    """The clearance-model factors: the shipped ``params/mildronate-populations.toml``, a user
-    file ``path`` merged over it, then keyword ``overrides``: ``fe`` (0-1), ``crcl_reference``
-    (mL/min), ``hepatic`` ({"A": 0.9, ...}, merged), ``dose_steps`` ({"iv": 50}, merged, mg),
-    ``exposure_bounds`` ((0.8, 1.25)), ``max_interval`` (h)."""
+def load_population_factors(drug: Drug | None, path: str | Path | None = None, **overrides: Any) -> PopulationFactors:
+    """The clearance-model factors of ``drug`` (a :class:`Model` with a population file, the
+    name of a population file in ``params/`` such as "mildronate-populations", or a path), a user
+    file ``path`` merged over its file, then keyword ``overrides``: ``fe`` (0-1),
+    ``crcl_reference`` (mL/min), ``hepatic`` ({"A": 0.9, ...}, merged), ``dose_steps``
+    ({"iv": 50}, merged, mg), ``exposure_bounds`` ((0.8, 1.25)), ``max_interval`` (h)."""
     unknown = sorted(set(overrides) - set(_OVERRIDES))
     if unknown:
         raise PKModelError(unknown[0], overrides[unknown[0]], f"unknown override; allowed: {', '.join(_OVERRIDES)}")
+    source = population_path(drug)
     if path is None and not overrides:
-        return _default_factors()
-    return _factors(read_population_file(path), overrides)
+        try:
+            return _cached_factors(source, os.stat(str(source)).st_mtime_ns)
+        except OSError:
+            pass
+    return _factors(read_population_file(source, path), overrides)
 
 
-@lru_cache(maxsize=1)
-def _default_factors() -> PopulationFactors:
-    return _factors(read_population_file(None), {})
+@lru_cache(maxsize=16)
+def _cached_factors(source: Any, version: int) -> PopulationFactors:
+    return _factors(read_population_file(source), {})
+
+
+def factors_of(given: PopulationFactors | Drug | None, what: str) -> PopulationFactors:
+    """Population factors given explicitly, or those of a drug (see :data:`Drug`); with neither a
+    :class:`PKModelError` saying what ``what`` (the function asking) needs."""
+    if isinstance(given, PopulationFactors):
+        return given
+    if given is None:
+        raise PKModelError(
+            "factors",
+            None,
+            f"{what} needs the drug's population factors: pass factors=load_population_factors(model) "
+            "(or the model itself)",
+        )
+    return load_population_factors(given)
 
 
 def _entry(doc: Mapping[str, Any], *keys: str, needs_value: bool = True) -> Mapping[str, Any]:
@@ -297,13 +375,9 @@ def _entry(doc: Mapping[str, Any], *keys: str, needs_value: bool = True) -> Mapp
     return node
 
 
-def _number(value: Any, field: str, check: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PKModelError(field, value, f"expected a finite number ({check})")
-    ok = {"in [0, 1]": 0 <= value <= 1, "> 0": value > 0, "in (0, 1]": 0 < value <= 1, ">= 0": value >= 0}[check]
-    if not ok:
-        raise PKModelError(field, value, f"must be {check}")
-    return float(value)
+_FRACTION = {"low": 0.0, "high": 1.0}  # in (0, 1]
+_POSITIVE = {"low": 0.0}  # > 0
+_NON_NEGATIVE = {"low": 0.0, "low_inclusive": True}  # >= 0
 
 
 def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> PopulationFactors:
@@ -314,8 +388,10 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
         sources[".".join(keys)] = f"{node.get('basis', 'unstated')}: {node.get('source', '')}"
         return node["value"]
 
-    fe = _number(overrides.get("fe", take("clearance", "fe")), "fe", "in [0, 1]")
-    ref = _number(overrides.get("crcl_reference", take("clearance", "crcl_reference")), "crcl_reference", "> 0")
+    fe = checked_number(overrides.get("fe", take("clearance", "fe")), "fe", low=0.0, high=1.0, low_inclusive=True)
+    ref = checked_number(
+        overrides.get("crcl_reference", take("clearance", "crcl_reference")), "crcl_reference", **CRCL_RANGE
+    )
     if "fe" in overrides:
         sources["clearance.fe"] = "override"
     if "crcl_reference" in overrides:
@@ -326,23 +402,22 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
     if not isinstance(extra, Mapping) or set(extra) - set(CHILD_PUGH):
         raise PKModelError("hepatic", extra, 'a mapping from Child-Pugh class ("A", "B", "C") to a factor in (0, 1]')
     hepatic |= dict(extra)
-    hepatic = {c: _number(v, f"hepatic[{c!r}]", "in (0, 1]") for c, v in hepatic.items()}
+    hepatic = {c: checked_number(v, f"hepatic[{c!r}]", **_FRACTION) for c, v in hepatic.items()}
 
     categories = []
     upper_expected = math.inf
     for name in RENAL_CATEGORIES:
         node = _entry(doc, "renal", "categories", name, needs_value=False)
         sources[f"renal.categories.{name}"] = f"{node.get('basis', 'unstated')}: {node.get('source', '')}"
-        lower = _number(node.get("lower"), f"renal.categories.{name}.lower", ">= 0")
-        upper = _number(node["upper"], f"renal.categories.{name}.upper", "> 0") if "upper" in node else math.inf
+        where = f"renal.categories.{name}"
+        lower = checked_number(node.get("lower"), f"{where}.lower", **_NON_NEGATIVE)
+        upper = checked_number(node["upper"], f"{where}.upper", **_POSITIVE) if "upper" in node else math.inf
         rep = node.get("representative")
-        rep = ref if rep == "reference" else _number(rep, f"renal.categories.{name}.representative", "> 0")
+        rep = ref if rep == "reference" else checked_number(rep, f"{where}.representative", **_POSITIVE)
         if upper != upper_expected or not lower < upper:
-            raise PKModelError(
-                f"renal.categories.{name}", (lower, upper), "categories must be contiguous, from normal downwards"
-            )
+            raise PKModelError(where, (lower, upper), "categories must be contiguous, from normal downwards")
         if not (lower <= rep < upper or (name == "normal" and rep >= lower)):
-            raise PKModelError(f"renal.categories.{name}.representative", rep, f"must lie in [{lower:g}, {upper:g})")
+            raise PKModelError(f"{where}.representative", rep, f"must lie in [{lower:g}, {upper:g})")
         categories.append(RenalCategory(name, str(node.get("kdigo", "")), lower, upper, rep))
         upper_expected = lower
     if categories[-1].lower != 0:
@@ -352,18 +427,19 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
     extra = overrides.get("dose_steps", {})
     if not isinstance(extra, Mapping) or set(extra) - set(ROUTES_WITH_STRENGTHS):
         raise PKModelError("dose_steps", extra, 'a mapping from route ("oral", "iv") to a step in mg (> 0)')
-    steps = {r: _number(v, f"dose_steps[{r!r}]", "> 0") for r, v in (steps | dict(extra)).items()}
+    steps = {r: checked_number(v, f"dose_steps[{r!r}]", **_POSITIVE) for r, v in (steps | dict(extra)).items()}
 
     bounds = overrides.get("exposure_bounds", take("dosing", "exposure_bounds"))
     if (
         not isinstance(bounds, (list, tuple))
         or len(bounds) != 2
         or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
-        or not 0 < bounds[0] <= 1 <= bounds[1]
+        or not 0 < bounds[0] <= 1 <= bounds[1] < math.inf
     ):
         raise PKModelError("exposure_bounds", bounds, "(low, high) with 0 < low <= 1 <= high, e.g. (0.8, 1.25)")
-    max_interval = _number(overrides.get("max_interval", take("dosing", "max_interval")), "max_interval", "> 0")
-    umol = _number(take("assumptions", "creatinine_units"), "assumptions.creatinine_units", "> 0")
+    max_interval = checked_number(
+        overrides.get("max_interval", take("dosing", "max_interval")), "max_interval", **_POSITIVE
+    )
     return PopulationFactors(
         fe=fe,
         crcl_reference=ref,
@@ -372,50 +448,70 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
         dose_steps=MappingProxyType(steps),
         exposure_bounds=(float(bounds[0]), float(bounds[1])),
         max_interval=max_interval,
-        creatinine_umol_per_mg_dl=umol,
         sources=MappingProxyType(sources),
     )
 
 
 def creatinine_umol_per_mg_dl() -> float:
-    """µmol/L of creatinine per mg/dL (88.4, from the population file)."""
-    return _default_factors().creatinine_umol_per_mg_dl
+    """µmol/L of creatinine per mg/dL (88.4, from creatinine's molar mass; not a drug's number)."""
+    return _UMOL_PER_MG_DL
 
 
 # --- renal function ---------------------------------------------------------------------------
 
 
-def cockcroft_gault(age: Any, weight: Any, serum_creatinine: Any, sex: Any) -> Value:
+def cockcroft_gault(age: ArrayLike, weight: ArrayLike, serum_creatinine: float | str | ArrayLike, sex: Any) -> Value:
     """Creatinine clearance (mL/min) by Cockcroft and Gault (Nephron 1976;16:31-41):
 
         CrCL = (140 − age) · weight / (72 · SCr),  × 0.85 for women
 
     age years, weight kg (as given: actual body weight unless the caller passes another),
     serum creatinine mg/dL (or a string with its unit), sex "female"/"male". Arrays broadcast.
-    The equation is for adults; it is not meant for children.
+    The equation is for adults; it is not meant for children. The estimate must lie where a given
+    creatinine clearance must (:data:`CRCL_RANGE`); outside it, the error names the inputs.
     """
-    age = _covariate(age, "age", "years", low=0.0, high=130.0, low_inclusive=True)
-    weight = _covariate(weight, "weight", "kg", low=0.0, high=1000.0)
+    years = _covariate(age, "age", "years", low=0.0, high=130.0, low_inclusive=True)
+    kg = _covariate(weight, "weight", "kg", low=0.0, high=1000.0)
     scr = _creatinine(serum_creatinine)
-    if any(v is None for v in (age, weight, scr)):
+    if years is None or kg is None or scr is None:
         raise PKModelError("cockcroft_gault", (age, weight, serum_creatinine), "needs age, weight and serum creatinine")
     given = [sex] if isinstance(sex, str) or sex is None else list(sex)
     sexes = [_choice(s, "sex", _SEX_WORDS) for s in given]
     if None in sexes:
         raise PKModelError("sex", sex, 'Cockcroft-Gault needs "female" or "male"')
     female = np.array([s == "female" for s in sexes]) if not isinstance(sex, str) else np.bool_(sexes[0] == "female")
-    crcl = (140.0 - np.asarray(age)) * np.asarray(weight) / (72.0 * np.asarray(scr)) * np.where(female, 0.85, 1.0)
-    return to_value(crcl)
+    with np.errstate(over="ignore"):
+        crcl = (140.0 - np.asarray(years)) * np.asarray(kg) / (72.0 * np.asarray(scr)) * np.where(female, 0.85, 1.0)
+    try:
+        return checked_value(crcl, "crcl", **CRCL_RANGE)
+    except PKModelError as err:
+        i = 0 if np.ndim(crcl) == 0 else int(np.flatnonzero(~(np.isfinite(crcl) & (crcl < CRCL_RANGE["high"])))[0])
+
+        def at(x: Any) -> Any:
+            return np.broadcast_to(np.asarray(x), np.shape(crcl))[i] if np.ndim(crcl) else x
+
+        inputs = (
+            f"age {float(at(years)):g} years, weight {float(at(kg)):g} kg, serum creatinine "
+            f"{float(at(scr)):g} mg/dL, {'female' if at(np.asarray(female)) else 'male'}"
+        )
+        subject = f" (subject {i})" if np.ndim(crcl) else ""
+        raise PKModelError(
+            "crcl",
+            err.value,
+            f"the Cockcroft–Gault estimate from {inputs}{subject} {err.allowed}; check these values, "
+            "or give crcl directly",
+        ) from None
 
 
-def renal_function(patient: Patient | None, factors: PopulationFactors | None = None) -> Value:
+def renal_function(patient: Patient | None, factors: PopulationFactors | Drug | None) -> Value:
     """The patient's creatinine clearance, mL/min: the ``crcl`` given; else Cockcroft–Gault from
     age, weight, serum creatinine and sex; else the representative value of the eGFR category;
-    else the reference adult's (normal renal function).
+    else the reference adult's (normal renal function). ``factors``: the drug's population factors
+    (or the drug, see :data:`Drug`), which hold the category values and the reference.
 
     Serum creatinine without age, weight or sex is an error rather than silently ignored.
     """
-    f = factors or load_population_factors()
+    f = factors_of(factors, "renal_function")
     if patient is None:
         return f.crcl_reference
     if patient.crcl is not None:
@@ -428,7 +524,7 @@ def renal_function(patient: Patient | None, factors: PopulationFactors | None = 
                 format_value(patient.serum_creatinine),
                 f"Cockcroft-Gault also needs {', '.join(missing)}; or give crcl or egfr_category instead",
             )
-        return cockcroft_gault(patient.age, patient.weight, patient.serum_creatinine, patient.sex)
+        return cockcroft_gault(patient.age, patient.weight, patient.serum_creatinine, patient.sex)  # type: ignore[arg-type]
     if patient.egfr_category is not None:
         return f.category(patient.egfr_category).representative
     return f.crcl_reference
@@ -448,10 +544,11 @@ def renal_evidence(patient: Patient | None) -> str | None:
     return None
 
 
-def renal_category(patient: Patient | None, factors: PopulationFactors | None = None) -> Any:
+def renal_category(patient: Patient | None, factors: PopulationFactors | Drug | None) -> Any:
     """The renal category name (array of names for array covariates), or None when nothing about
-    renal function is known. When both a category and a clearance are given, the worse counts."""
-    index = _renal_index(patient, factors or load_population_factors())
+    renal function is known. When both a category and a clearance are given, the worse counts.
+    ``factors``: as for :func:`renal_function`."""
+    index = _renal_index(patient, factors_of(factors, "renal_category"))
     if index is None:
         return None
     names = np.array(RENAL_CATEGORIES, dtype=object)[index]
@@ -461,7 +558,7 @@ def renal_category(patient: Patient | None, factors: PopulationFactors | None = 
 def _renal_index(patient: Patient | None, f: PopulationFactors) -> Any:
     if patient is None:
         return None
-    found = []
+    found: list[Any] = []
     if patient.egfr_category is not None:
         found.append(RENAL_CATEGORIES.index(patient.egfr_category))
     if patient.crcl is not None or patient.serum_creatinine is not None:
@@ -474,24 +571,26 @@ def _renal_index(patient: Patient | None, f: PopulationFactors) -> Any:
 # --- clearance ----------------------------------------------------------------------------------
 
 
-def clearance_scale(patient: Patient | None, factors: PopulationFactors | None = None) -> Value:
+def clearance_scale(patient: Patient | None, factors: PopulationFactors | Drug | None) -> Value:
     """CL_patient / CL_reference = (1 − fe) · f_hepatic + fe · CrCL / CrCL_ref.
 
     Computed as 1 + (1 − fe)(f_hepatic − 1) + fe (CrCL/CrCL_ref − 1), the same number written so
     that the reference adult gets exactly 1.0. A scalar, or an array for array covariates.
+    ``factors``: the drug's population factors (or the drug, see :data:`Drug`).
     """
     if patient is None:
         return 1.0
-    f = factors or load_population_factors()
+    f = factors_of(factors, "clearance_scale")
     crcl = np.asarray(renal_function(patient, f), dtype=float)
     hepatic = 1.0 if patient.child_pugh is None else f.hepatic[patient.child_pugh]
     scale = 1.0 + (1.0 - f.fe) * (hepatic - 1.0) + f.fe * (crcl / f.crcl_reference - 1.0)
     return to_value(scale)
 
 
-def apply_patient(model: Model, patient: Patient | None, factors: PopulationFactors | None = None) -> Model:
+def apply_patient(model: Model, patient: Patient | None, factors: PopulationFactors | Drug | None = None) -> Model:
     """The patient's model: ``model`` (the reference adult) with CL multiplied by
     :func:`clearance_scale`; every other parameter unchanged. ``patient=None`` returns ``model``.
+    ``factors``: the population factors, by default those of the model's own population file.
     Array parameters and array covariates broadcast (one subject per element)."""
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
@@ -499,7 +598,7 @@ def apply_patient(model: Model, patient: Patient | None, factors: PopulationFact
         return model
     if not isinstance(patient, Patient):
         raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.patients.Patient or None")
-    scale = clearance_scale(patient, factors)
+    scale = clearance_scale(patient, model if factors is None else factors)
     if np.ndim(scale) == 1 and model.n_subjects not in (None, np.size(scale)):
         raise PKModelError(
             "patient",

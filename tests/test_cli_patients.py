@@ -81,7 +81,7 @@ def test_moderate_renal_patient_csv_equals_simulate_with_the_patient(tmp_path, c
 
     # header: the patient (renal function used, its category), then the clearance actually used
     who = header(out, "patient")
-    crcl = float(renal_function(patient, load_population_factors()))
+    crcl = float(renal_function(patient, load_population_factors("mildronate-populations")))
     assert float(re.search(r"CrCL (\S+) mL/min", who)[1]) == pytest.approx(crcl, rel=5e-4)
     assert "renal category moderate (KDIGO G3)" in who
     assert ("Child–Pugh B (non-renal CL × 0.6)" if "child_pugh" in fields else "Child–Pugh not given") in who
@@ -94,7 +94,7 @@ def test_moderate_renal_patient_csv_equals_simulate_with_the_patient(tmp_path, c
 
     # the label's caution for moderate renal function: one line per finding, through the usual path
     lines = err.splitlines()
-    assert len(lines) == len(label_findings(patient, demo_regimen())) >= 1
+    assert len(lines) == len(label_findings(patient, demo_regimen(), rules="mildronate-populations")) >= 1
     assert all(line.startswith("pkmodel: warning: ") for line in lines)
     assert "Caution, a smaller dose: moderate renal impairment" in err
 
@@ -141,7 +141,7 @@ def test_contraindication_is_one_warning_line_and_exit_0(tmp_path, capsys, argv,
     code, out, err = run(capsys, *DEMO, *argv, "--csv", str(csv))
     assert code == 0 and csv.is_file() and f"wrote {csv}" in out
     lines = err.splitlines()
-    assert err.endswith("\n") and len(lines) == len(label_findings(Patient(**fields), demo_regimen()))
+    assert err.endswith("\n") and len(lines) == len(label_findings(Patient(**fields), demo_regimen(), rules="mildronate-populations"))
     assert all(line.startswith("pkmodel: warning: ") for line in lines)
     (contra,) = [line for line in lines if "contraindicat" in line.lower()]
     assert what in contra and "Label: “" in contra

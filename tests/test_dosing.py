@@ -10,7 +10,8 @@ from pkmodel import Model, PKModelError, Regimen, simulate
 from pkmodel.dosing import DoseSuggestion, _cmax, _maintenance, suggest_dose
 from pkmodel.patients import Patient, apply_patient, clearance_scale, load_population_factors
 
-MODEL = Model(cl=5.7, v1=55.0, q=0.6, v2=11.0, ka=2.0, f=0.78)
+DRUG = "mildronate-populations"  # the model's special populations are mildronate's
+MODEL = Model(cl=5.7, v1=55.0, q=0.6, v2=11.0, ka=2.0, f=0.78, populations=DRUG)
 ORAL = Regimen.repeated("500 mg", "12 h", over="14 d", route="oral")
 IV = Regimen.repeated("500 mg", "12 h", over="10 d", route="iv")
 STEP = {"oral": 250.0, "iv": 100.0}
@@ -88,7 +89,7 @@ def test_steady_state_cmax_matches_regimen_repeated_from_steady_state_and_a_long
 def test_moderate_renal_impairment_iv_example():
     s = suggest_dose(MODEL, Patient(egfr_category="moderate"), IV)
     # CL x 0.725 (fe 0.5, CrCL 45/100): ideal 362.5 mg -> 400 mg (100 mg = 1 mL steps).
-    assert clearance_scale(Patient(egfr_category="moderate")) == pytest.approx(0.725)
+    assert clearance_scale(Patient(egfr_category="moderate"), MODEL) == pytest.approx(0.725)
     assert (s.dose_mg, s.interval_h) == (400.0, 12.0)
     assert s.ratio == pytest.approx(400 / 362.5, rel=1e-12)
     assert s.explanation.startswith("500 mg IV every 12 h → 400 mg IV every 12 h: steady-state AUC over 12 h ")
@@ -127,10 +128,10 @@ def test_reference_patient_and_overrides():
     s = suggest_dose(MODEL, same, IV, reference_patient=same)
     assert s.regimen is IV and s.ratio == pytest.approx(1.0, rel=1e-12)
     assert "the reference patient" in s.explanation
-    fine = load_population_factors(dose_steps={"iv": 50})
+    fine = load_population_factors("mildronate-populations", dose_steps={"iv": 50})
     s = suggest_dose(MODEL, Patient(egfr_category="moderate"), IV, factors=fine)
     assert s.dose_mg == 350.0  # ideal 362.5 -> nearest 50 mg step
-    s = suggest_dose(MODEL, Patient(egfr_category="moderate"), IV, factors=load_population_factors(fe=0.0))
+    s = suggest_dose(MODEL, Patient(egfr_category="moderate"), IV, factors=load_population_factors("mildronate-populations", fe=0.0))
     assert s.regimen is IV  # all clearance non-renal: the kidneys do not matter
 
 
@@ -158,3 +159,19 @@ def test_infusions_keep_their_duration():
     s = suggest_dose(MODEL, Patient(egfr_category="moderate"), infusion, target="cmax")
     assert all(d.duration == 0.5 for d in s.regimen.doses)
     assert math.isclose(s.dose_mg % 100, 0.0)
+
+
+def test_the_model_s_own_population_file_is_used_and_nothing_is_assumed_without_one():
+    severe = Patient(egfr_category="severe")
+    own = suggest_dose(MODEL, severe, ORAL)
+    assert "contraindicates" in own.explanation  # mildronate's label, from MODEL.populations
+    plain = MODEL.replace(populations=None)
+    with pytest.raises(PKModelError) as err:
+        suggest_dose(plain, severe, ORAL)
+    assert err.value.field == "model" and "no population file" in err.value.allowed
+    assert "load_population_factors" in err.value.allowed
+    # Factors given, no label file: the same dose, and no label sentence to note.
+    given = suggest_dose(plain, severe, ORAL, factors=load_population_factors(DRUG))
+    assert (given.dose_mg, given.interval_h) == (own.dose_mg, own.interval_h)
+    assert "contraindicates" not in given.explanation
+    assert "contraindicates" in suggest_dose(plain, severe, ORAL, factors=DRUG, rules=DRUG).explanation

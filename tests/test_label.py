@@ -10,6 +10,7 @@ from pkmodel.label import (
     BreastfeedingWarning,
     ContraindicationWarning,
     HepaticImpairmentWarning,
+    LabelRules,
     LabelWarning,
     LateDoseWarning,
     MaximumDoseWarning,
@@ -22,8 +23,11 @@ from pkmodel.label import (
     label_findings,
     load_label_rules,
 )
+from pkmodel.params import data_dir
 from pkmodel.patients import Patient
 
+# The rules are mildronate's, from its population file (nothing is assumed about the drug).
+DRUG = "mildronate-populations"
 MORNING = Regimen.daily("500 mg", ["08:00"], days=14)  # within every regimen rule
 ALL_CLASSES = (
     PaediatricWarning,
@@ -41,7 +45,7 @@ ALL_CLASSES = (
 def caught(patient, regimen=None, **kw):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        messages = check_label(patient, regimen, **kw)
+        messages = check_label(patient, regimen, **{"rules": DRUG} | kw)
     return record, messages
 
 
@@ -60,10 +64,10 @@ def test_every_class_is_a_pkmodel_warning_and_contraindications_share_a_base():
 def test_a_normal_adult_on_a_label_regimen_gets_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert check_label(Patient(age=45, weight=75, sex="male", serum_creatinine=0.9), MORNING) == []
-        assert check_label(None, MORNING) == []
-        assert check_label(Patient(), None) == []
-        assert check_label(None, Regimen.repeated("500 mg", "12 h", n_doses=28)) == []  # 00:00 and 12:00
+        assert check_label(Patient(age=45, weight=75, sex="male", serum_creatinine=0.9), MORNING, rules=DRUG) == []
+        assert check_label(None, MORNING, rules=DRUG) == []
+        assert check_label(Patient(), None, rules=DRUG) == []
+        assert check_label(None, Regimen.repeated("500 mg", "12 h", n_doses=28), rules=DRUG) == []  # 00:00 and 12:00
 
 
 @pytest.mark.parametrize(
@@ -131,8 +135,8 @@ def test_each_warning_can_be_silenced_by_its_class(silenced):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", silenced)
-        check_label(patient, regimen)
-        check_label(other, None)
+        check_label(patient, regimen, rules=DRUG)
+        check_label(other, None, rules=DRUG)
     shown = {w.category for w in record}
     assert silenced not in shown
     assert len(shown) >= 6  # the others still show
@@ -143,21 +147,21 @@ def test_filters_by_group():
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ContraindicationWarning)
-        check_label(patient, MORNING)
+        check_label(patient, MORNING, rules=DRUG)
     assert record == []  # every finding here is a contraindication (G4 is worse than CrCL 45)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", RenalImpairmentWarning)  # both severities
-        check_label(Patient(crcl=10), None)
-        check_label(Patient(crcl=50), None)
+        check_label(Patient(crcl=10), None, rules=DRUG)
+        check_label(Patient(crcl=50), None, rules=DRUG)
     assert record == []
     with warnings.catch_warnings():
         warnings.simplefilter("error", ContraindicationWarning)
         with pytest.raises(PregnancyWarning):
-            check_label(Patient(pregnant=True), None)
+            check_label(Patient(pregnant=True), None, rules=DRUG)
         with warnings.catch_warnings(record=True) as record:  # a caution is still only a warning
             warnings.simplefilter("always", RenalImpairmentWarning)
-            check_label(Patient(crcl=50), None)
+            check_label(Patient(crcl=50), None, rules=DRUG)
         assert [w.category for w in record] == [RenalImpairmentWarning]
 
 
@@ -166,7 +170,7 @@ def test_warnings_point_at_the_caller():
     assert record[0].filename == __file__
 
     def wrapper():
-        return check_label(Patient(pregnant=True), stacklevel=3)
+        return check_label(Patient(pregnant=True), stacklevel=3, rules=DRUG)
 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -204,29 +208,29 @@ def test_late_doses_after_the_first_half_of_the_waking_day():
     (msg,) = caught(None, late)[1]
     assert "1 of 14 doses" in msg and "day 2 at 16:00" in msg
     # The strict reading, before noon, is one override away.
-    strict = load_label_rules(late_dose_after="12:00")
+    strict = load_label_rules(DRUG, late_dose_after="12:00")
     (msg,) = caught(None, Regimen.daily("250 mg", ["08:00", "14:00"], days=7), rules=strict)[1]
     assert "7 of 14 doses are after 12:00" in msg
 
 
 def test_rules_can_be_overridden():
-    rules = load_label_rules(late_dose_after="15:00", maximum_daily_dose=2000)
+    rules = load_label_rules(DRUG, late_dose_after="15:00", maximum_daily_dose=2000)
     regimen = Regimen.daily("500 mg", ["08:00", "14:00", "20:00"], days=2)
     record, messages = caught(None, regimen, rules=rules)
     assert [w.category for w in record] == [LateDoseWarning]
     assert "2 of 6 doses are after 15:00" in messages[0]
-    assert load_label_rules(late_dose_after=13.5).late_dose_after == 13.5
-    assert caught(Patient(age=17), rules=load_label_rules(paediatric_age=16))[0] == []
+    assert load_label_rules(DRUG, late_dose_after=13.5).late_dose_after == 13.5
+    assert caught(Patient(age=17), rules=load_label_rules(DRUG, paediatric_age=16))[0] == []
     with pytest.raises(PKModelError):
-        load_label_rules(late_dose_after="25:00")
+        load_label_rules(DRUG, late_dose_after="25:00")
     with pytest.raises(PKModelError):
-        load_label_rules(bedtime="22:00")
+        load_label_rules(DRUG, bedtime="22:00")
 
 
 def test_rules_from_a_user_file(tmp_path):
     path = tmp_path / "label.toml"
     path.write_text("[label.maximum_daily_dose]\nvalue = 2000.0\n", encoding="utf-8")
-    rules = load_label_rules(path)
+    rules = load_label_rules(DRUG, path)
     assert rules.maximum_daily_dose == 2000 and "500-1000 mg" in rules.quotes["maximum_daily_dose"].text
     assert caught(None, Regimen.daily("500 mg", ["06:00", "08:00", "10:00"], days=3), rules=rules)[0] == []
 
@@ -249,9 +253,103 @@ def test_array_patients_count_the_subjects_concerned():
 def test_findings_without_warnings_and_type_checks():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        found = label_findings(Patient(pregnant=True), MORNING)
+        found = label_findings(Patient(pregnant=True), MORNING, rules=DRUG)
     assert [f.category for f in found] == [PregnancyWarning] and found[0].rule == "pregnancy"
     with pytest.raises(PKModelError, match="Patient"):
-        check_label({"age": 10})
+        check_label({"age": 10}, rules=DRUG)
     with pytest.raises(PKModelError, match="Regimen"):
-        check_label(None, "500 mg q12h")
+        check_label(None, "500 mg q12h", rules=DRUG)
+
+
+# --- a drug whose label has fewer rules (each rule optional) ------------------------------------
+
+
+def _drug_file(tmp_path, label_tables):
+    """A population file with mildronate's factors and the given [label] tables (or none)."""
+    text = (data_dir() / f"{DRUG}.toml").read_text(encoding="utf-8")
+    factors = text[: text.index("# --- label rules")]
+    path = tmp_path / "other-drug-populations.toml"
+    path.write_text(factors + label_tables, encoding="utf-8")
+    return path
+
+
+MAXIMUM_ONLY = """
+[label.maximum_daily_dose]
+value = 4000.0
+unit = "mg"
+basis = "label"
+source = "A made-up label for the test."
+quote_source = "Test label, Dosage"
+quote = "Do not exceed 4 g per day."
+"""
+
+
+def test_a_label_with_only_a_maximum_daily_dose_checks_only_that(tmp_path):
+    rules = load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY))
+    assert rules.maximum_daily_dose == 4000 and rules.late_dose_after is None and rules.paediatric_age is None
+    assert dict(rules.renal_status) == {} and set(rules.quotes) == {"maximum_daily_dose"}
+    everyone = Patient(age=8, pregnant=True, breastfeeding=True, crcl=10, child_pugh="C")
+    late_and_heavy = Regimen.daily("1500 mg", ["08:00", "16:00", "23:00"], days=2)
+    # No renal rule: no population factors needed, and the child, pregnancy etc. are not flagged.
+    found = label_findings(everyone, late_and_heavy, rules=rules)
+    assert [f.category for f in found] == [MaximumDoseWarning]
+    assert found[0].message == (
+        "Above the label's maximum daily dose of 4000 mg on 2 of 2 dosing days (highest 4500 mg; first on day 0, "
+        "day 0 starting at time 0). Label: “Do not exceed 4 g per day.” (Test label, Dosage)"
+    )
+    with pytest.raises(PKModelError, match="no such rule"):
+        load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY), late_dose_after="12:00")
+    assert load_label_rules(_drug_file(tmp_path, MAXIMUM_ONLY), maximum_daily_dose=None).maximum_daily_dose is None
+
+
+def test_a_drug_without_a_label_table_has_no_rules(tmp_path):
+    rules = load_label_rules(_drug_file(tmp_path, ""))
+    assert rules == LabelRules()
+    assert label_findings(Patient(age=3, pregnant=True, crcl=5), Regimen.daily("9 g", ["23:00"], days=2), rules=rules) == []
+
+
+def test_a_status_table_lists_only_the_grades_it_flags_and_each_needs_its_sentence(tmp_path):
+    severe_only = """
+[label.renal_status]
+severe = "contraindicated"
+"kidney failure" = "contraindicated"
+
+[label.quotes.renal_contraindicated]
+quote = "Contraindicated in severe renal impairment."
+source = "Test label, Contraindications."
+"""
+    path = _drug_file(tmp_path, severe_only)
+    rules = load_label_rules(path)
+    assert rules.renal_status["moderate"] == "none" and rules.renal_status["severe"] == "contraindicated"
+    assert label_findings(Patient(crcl=45), rules=rules, factors=path) == []
+    (found,) = label_findings(Patient(crcl=20), rules=path)  # the drug's file gives the factors too
+    assert found.category is SevereRenalImpairmentWarning
+    assert found.message == (
+        "Contraindicated: severe renal impairment (KDIGO G4: creatinine clearance 20 mL/min). "
+        "Label: “Contraindicated in severe renal impairment.” (Test label, Contraindications)"
+    )
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(_drug_file(tmp_path, severe_only.split("[label.quotes")[0]))
+    assert err.value.field == "label.quotes.renal_contraindicated"
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(_drug_file(tmp_path, '[label.renal_status]\nsevre = "contraindicated"\n'))
+    assert err.value.field == "label.renal_status"
+
+
+def test_without_rules_the_error_says_what_to_give():
+    with pytest.raises(PKModelError) as err:
+        label_findings(Patient(pregnant=True), MORNING)
+    assert err.value.field == "rules" and "load_label_rules" in err.value.allowed
+    with pytest.raises(PKModelError):
+        load_label_rules(None)
+    rules = load_label_rules(DRUG)
+    with pytest.raises(PKModelError) as err:  # renal rules need the renal categories
+        label_findings(Patient(crcl=20), rules=rules)
+    assert err.value.field == "factors"
+
+
+@pytest.mark.parametrize("value", [0, -5, "1000", True, float("nan"), [1000]])
+def test_label_numbers_pass_the_one_number_validator(value):
+    with pytest.raises(PKModelError) as err:
+        load_label_rules(DRUG, maximum_daily_dose=value)
+    assert err.value.field == "maximum_daily_dose"

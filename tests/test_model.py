@@ -71,19 +71,19 @@ def test_strings_with_units_and_percent():
 @pytest.mark.parametrize(
     "kwargs, field",
     [
-        (dict(cl=-1, v1=10), "cl"),
-        (dict(cl=0, v1=10), "cl"),
-        (dict(cl=1, v1=0), "v1"),
-        (dict(cl=1, v1=float("nan")), "v1"),
-        (dict(cl=1, v1=1, f=0), "f"),
-        (dict(cl=1, v1=1, f=1.2), "f"),
-        (dict(cl=1, v1=1, ka=-1), "ka"),
-        (dict(cl=1, v1=1, tlag=-0.5), "tlag"),
-        (dict(cl=1, v1=1, q=1), "v2"),
-        (dict(cl=1, v1=1, q=-1, v2=3), "q"),
-        (dict(cl="5 mg", v1=1), "cl"),
-        (dict(cl=True, v1=1), "cl"),
-        (dict(cl=np.array([1.0, 2.0]), v1=np.array([1.0, 2.0, 3.0])), "parameters"),
+        ({"cl": -1, "v1": 10}, "cl"),
+        ({"cl": 0, "v1": 10}, "cl"),
+        ({"cl": 1, "v1": 0}, "v1"),
+        ({"cl": 1, "v1": float("nan")}, "v1"),
+        ({"cl": 1, "v1": 1, "f": 0}, "f"),
+        ({"cl": 1, "v1": 1, "f": 1.2}, "f"),
+        ({"cl": 1, "v1": 1, "ka": -1}, "ka"),
+        ({"cl": 1, "v1": 1, "tlag": -0.5}, "tlag"),
+        ({"cl": 1, "v1": 1, "q": 1}, "v2"),
+        ({"cl": 1, "v1": 1, "q": -1, "v2": 3}, "q"),
+        ({"cl": "5 mg", "v1": 1}, "cl"),
+        ({"cl": True, "v1": 1}, "cl"),
+        ({"cl": np.array([1.0, 2.0]), "v1": np.array([1.0, 2.0, 3.0])}, "parameters"),
     ],
 )
 def test_bad_parameters_name_the_field(kwargs, field):
@@ -115,3 +115,66 @@ def test_immutable_and_vectorised():
     assert m.n_subjects == 3
     np.testing.assert_allclose(m.k10, [0.1, 0.2, 0.4])
     assert m.replace(v1=20.0).k10[2] == pytest.approx(0.2)
+
+
+# --- bad input (issue 7): refused with a PKModelError, never a crash later -------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"cl": [], "v1": 20}, "cl"),  # was accepted, then simulate failed inside np.arange
+        ({"cl": np.array([]), "v1": 20}, "cl"),
+        ({"cl": 1, "v1": [True, False]}, "v1"),  # numpy would read True/False as 1.0/0.0
+        ({"cl": ["1", "2"], "v1": 20}, "cl"),  # and text digits as numbers
+        ({"cl": 1, "v1": 1, "populations": 7}, "populations"),
+        ({"cl": 1, "v1": 1, "populations": "../etc/passwd"}, "populations"),
+        ({"cl": 1, "v1": 1, "name": 3}, "name"),
+    ],
+)
+def test_junk_that_numpy_would_accept_is_refused(kwargs, field):
+    with pytest.raises(PKModelError) as err:
+        Model(**kwargs)
+    assert err.value.field == field
+
+
+def test_populations_names_the_drug_file_and_label_is_only_an_alias():
+    m = Model(cl=1, v1=1, populations="mildronate-populations.toml")
+    assert m.populations == "mildronate-populations"
+    assert m.replace(v1=2).populations == "mildronate-populations"
+    assert "populations" not in repr(m)
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.text(max_size=12),
+    st.sampled_from(["7 L/h", "20 L", "1 1/h", "78 %", "30 min", "-3 L", "1e400 L", "nan L/h", "5 mg"]),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=3),
+    st.lists(st.lists(st.floats(), max_size=2), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.floats(), max_size=1),
+)
+FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.fixed_dictionaries({}, optional={k: JUNK for k in FIELDS}), populations=JUNK)
+def test_model_from_junk_is_a_valid_model_or_a_pkmodel_error(values, populations):
+    values.setdefault("cl", 1.0)
+    values.setdefault("v1", 1.0)
+    try:
+        m = Model(**values, populations=populations)
+    except PKModelError as err:
+        assert err.field and err.allowed
+        return
+    for key in FIELDS:
+        x = getattr(m, key)
+        if x is None:
+            continue
+        arr = np.atleast_1d(np.asarray(x, dtype=float))
+        assert arr.size >= 1 and np.all(np.isfinite(arr)), key
+        assert np.all(arr >= 0) and (key not in ("cl", "v1", "v2", "ka", "f") or np.all(arr > 0)), key
+    assert np.all(np.asarray(m.f) <= 1)
+    assert m.populations is None or isinstance(m.populations, str)

@@ -84,3 +84,46 @@ def test_shipped_files_are_valid_toml_with_units_in_strings():
         for key, entry in doc["parameters"].items():
             if key != "f":
                 assert isinstance(entry["value"], str), f"{name}.{key} should carry its unit"
+
+
+# --- files that cannot be read, and a population file that does not exist (issue 7) -----------
+
+
+def test_unreadable_or_binary_files_are_a_pkmodel_error_naming_the_path(tmp_path, monkeypatch):
+    with pytest.raises(PKModelError) as err:
+        load_params("/bin/ls")  # was UnicodeDecodeError
+    assert err.value.field == "params" and err.value.value == "/bin/ls" and "UTF-8" in str(err.value)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[parameters]\ncl = "5 L/h"\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(PKModelError, match="not UTF-8"):
+        load_params(latin)
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    with pytest.raises(PKModelError, match="no such file"):
+        load_params(folder)
+    # Root reads any file, so a permission error is simulated where the bytes are read.
+    good = tmp_path / "good.toml"
+    good.write_text('[parameters]\ncl = "5 L/h"\nv1 = "20 L"\n', encoding="utf-8")
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(good), "read_bytes", refuse)
+    with pytest.raises(PKModelError) as err:
+        load_params(good)
+    assert err.value.value == str(good) and "Permission denied" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ['"no-such-label"', "7", '"mildronate"', '"../params/mildronate-populations"'])
+def test_a_population_file_that_does_not_exist_is_refused_at_load_time(tmp_path, value):
+    path = tmp_path / "drug.toml"
+    path.write_text(f'[model]\npopulations = {value}\n[parameters]\ncl = "5 L/h"\nv1 = "20 L"\n', encoding="utf-8")
+    with pytest.raises(PKModelError) as err:
+        load_params(path)  # was a FileNotFoundError at the first patient
+    assert err.value.field == "model.populations"
+    assert "mildronate-populations" in err.value.allowed  # says what exists
+
+
+def test_mildronate_names_its_population_file():
+    assert load_params("mildronate").populations == "mildronate-populations"
+    assert load_params("mildronate", variant="alpha-5.56").populations == "mildronate-populations"

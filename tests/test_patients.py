@@ -5,11 +5,12 @@ import tomllib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.params import BASES, data_dir, shipped
+from pkmodel.params import BASES, data_dir, shipped, shipped_populations
 from pkmodel.patients import (
-    FILE,
     RENAL_CATEGORIES,
     Patient,
     apply_patient,
@@ -21,7 +22,10 @@ from pkmodel.patients import (
 )
 
 # A fixed two-compartment oral model (not the shipped file, which is being recalibrated).
-MODEL = Model(cl=5.7, v1=55.0, q=0.6, v2=11.0, ka=2.0, f=0.78)
+# Its special populations are mildronate's (the model names the population file).
+DRUG = "mildronate-populations"
+MODEL = Model(cl=5.7, v1=55.0, q=0.6, v2=11.0, ka=2.0, f=0.78, populations=DRUG)
+F = load_population_factors(DRUG)
 
 
 # --- Cockcroft–Gault against worked examples -------------------------------------------------
@@ -111,22 +115,22 @@ def test_patient_is_immutable():
 
 
 def test_renal_function_order_crcl_then_cockcroft_gault_then_category_then_reference():
-    f = load_population_factors()
+    f = load_population_factors(DRUG)
     cg = {"age": 60, "weight": 72, "sex": "male", "serum_creatinine": 1.0}
-    assert renal_function(Patient(crcl=33, egfr_category="mild", **cg)) == 33
-    assert renal_function(Patient(egfr_category="mild", **cg)) == pytest.approx(80.0)
-    assert renal_function(Patient(egfr_category="mild")) == f.category("mild").representative == 75.0
-    assert renal_function(Patient(age=60)) == f.crcl_reference == 100.0
-    assert renal_function(None) == 100.0
+    assert renal_function(Patient(crcl=33, egfr_category="mild", **cg), F) == 33
+    assert renal_function(Patient(egfr_category="mild", **cg), F) == pytest.approx(80.0)
+    assert renal_function(Patient(egfr_category="mild"), F) == f.category("mild").representative == 75.0
+    assert renal_function(Patient(age=60), F) == f.crcl_reference == 100.0
+    assert renal_function(None, F) == 100.0
 
 
 def test_serum_creatinine_without_the_rest_is_an_error_not_ignored():
     with pytest.raises(PKModelError, match="weight, sex"):
-        renal_function(Patient(age=60, serum_creatinine=1.0))
+        renal_function(Patient(age=60, serum_creatinine=1.0), F)
 
 
 def test_categories_follow_kdigo_and_the_worse_of_two_counts():
-    f = load_population_factors()
+    f = load_population_factors(DRUG)
     edges = {c.name: (c.lower, c.upper) for c in f.categories}
     assert edges == {
         "normal": (90.0, math.inf),
@@ -145,12 +149,12 @@ def test_categories_follow_kdigo_and_the_worse_of_two_counts():
         (15, "severe"),
         (14.9, "kidney failure"),
     ]:
-        assert renal_category(Patient(crcl=crcl)) == name
-    assert renal_category(Patient()) is None
-    assert renal_category(Patient(egfr_category="G4")) == "severe"
+        assert renal_category(Patient(crcl=crcl), F) == name
+    assert renal_category(Patient(), F) is None
+    assert renal_category(Patient(egfr_category="G4"), F) == "severe"
     # A clearance and a category that disagree: the worse one.
-    assert renal_category(Patient(crcl=100, egfr_category="G4")) == "severe"
-    assert list(renal_category(Patient(crcl=np.array([10.0, 50.0, 100.0]), egfr_category="G2"))) == [
+    assert renal_category(Patient(crcl=100, egfr_category="G4"), F) == "severe"
+    assert list(renal_category(Patient(crcl=np.array([10.0, 50.0, 100.0]), egfr_category="G2"), F)) == [
         "kidney failure",
         "moderate",
         "mild",
@@ -174,7 +178,7 @@ def test_categories_follow_kdigo_and_the_worse_of_two_counts():
     ],
 )
 def test_the_reference_adult_gets_exactly_the_reference_model(patient):
-    assert clearance_scale(patient) == 1.0
+    assert clearance_scale(patient, F) == 1.0
     adjusted = apply_patient(MODEL, patient)
     assert adjusted.cl == MODEL.cl  # exactly, not approximately
     for field in ("v1", "q", "v2", "ka", "f", "tlag"):
@@ -182,14 +186,14 @@ def test_the_reference_adult_gets_exactly_the_reference_model(patient):
 
 
 def test_clearance_scale_is_the_documented_formula():
-    f = load_population_factors()
+    f = load_population_factors(DRUG)
     assert (f.fe, f.crcl_reference, dict(f.hepatic)) == (0.5, 100.0, {"A": 0.8, "B": 0.6, "C": 0.4})
     # CL = CL_ref * [(1 - fe) * f_hepatic + fe * CrCL / CrCL_ref]
-    assert clearance_scale(Patient(crcl=45, child_pugh="B")) == pytest.approx(0.5 * 0.6 + 0.5 * 0.45, rel=1e-15)
-    assert clearance_scale(Patient(egfr_category="moderate")) == pytest.approx(0.725, rel=1e-15)
-    assert clearance_scale(Patient(child_pugh="C")) == pytest.approx(0.7, rel=1e-15)
+    assert clearance_scale(Patient(crcl=45, child_pugh="B"), F) == pytest.approx(0.5 * 0.6 + 0.5 * 0.45, rel=1e-15)
+    assert clearance_scale(Patient(egfr_category="moderate"), F) == pytest.approx(0.725, rel=1e-15)
+    assert clearance_scale(Patient(child_pugh="C"), F) == pytest.approx(0.7, rel=1e-15)
     cg = cockcroft_gault(80, 50, 1.5, "female")
-    assert clearance_scale(Patient(age=80, weight=50, sex="female", serum_creatinine=1.5)) == pytest.approx(
+    assert clearance_scale(Patient(age=80, weight=50, sex="female", serum_creatinine=1.5), F) == pytest.approx(
         0.5 + 0.5 * cg / 100, rel=1e-15
     )
     assert apply_patient(MODEL, Patient(crcl=45, child_pugh="B")).cl == pytest.approx(5.7 * 0.525, rel=1e-15)
@@ -197,22 +201,22 @@ def test_clearance_scale_is_the_documented_formula():
 
 def test_overrides_and_user_files(tmp_path):
     p = Patient(egfr_category="moderate")
-    assert clearance_scale(p, load_population_factors(fe=0.7)) == pytest.approx(0.615, rel=1e-15)
-    assert clearance_scale(p, load_population_factors(fe=0.3)) == pytest.approx(0.835, rel=1e-15)
-    assert clearance_scale(p, load_population_factors(fe=0.0)) == 1.0  # all non-renal: no renal effect
+    assert clearance_scale(p, load_population_factors(DRUG, fe=0.7)) == pytest.approx(0.615, rel=1e-15)
+    assert clearance_scale(p, load_population_factors(DRUG, fe=0.3)) == pytest.approx(0.835, rel=1e-15)
+    assert clearance_scale(p, load_population_factors(DRUG, fe=0.0)) == 1.0  # all non-renal: no renal effect
     # The normal category follows the reference clearance, so "normal" stays the identity.
-    f120 = load_population_factors(crcl_reference=120)
+    f120 = load_population_factors(DRUG, crcl_reference=120)
     assert clearance_scale(Patient(egfr_category="normal"), f120) == 1.0
     assert clearance_scale(p, f120) == pytest.approx(0.5 + 0.5 * 45 / 120, rel=1e-15)
-    hep = load_population_factors(hepatic={"B": 0.5})
+    hep = load_population_factors(DRUG, hepatic={"B": 0.5})
     assert dict(hep.hepatic) == {"A": 0.8, "B": 0.5, "C": 0.4}
     # A user file holds only what it changes; the rest comes from the shipped file.
     path = tmp_path / "mine.toml"
     path.write_text('[clearance.fe]\nvalue = 0.8\nbasis = "assumption"\nsource = "my guess"\n', encoding="utf-8")
-    mine = load_population_factors(path)
+    mine = load_population_factors(DRUG, path)
     assert mine.fe == 0.8 and mine.crcl_reference == 100.0 and "my guess" in mine.sources["clearance.fe"]
-    assert load_population_factors(path, fe=0.1).fe == 0.1  # keywords beat the file
-    assert load_population_factors().fe == 0.5  # the default is untouched
+    assert load_population_factors(DRUG, path, fe=0.1).fe == 0.1  # keywords beat the file
+    assert load_population_factors(DRUG).fe == 0.5  # the default is untouched
 
 
 @pytest.mark.parametrize(
@@ -230,25 +234,25 @@ def test_overrides_and_user_files(tmp_path):
 )
 def test_bad_overrides_are_rejected(kwargs, field):
     with pytest.raises(PKModelError) as err:
-        load_population_factors(**kwargs)
+        load_population_factors(DRUG, **kwargs)
     assert err.value.field == field
 
 
 def test_bad_user_file(tmp_path):
     with pytest.raises(PKModelError, match="no such file"):
-        load_population_factors(tmp_path / "missing.toml")
+        load_population_factors(DRUG, tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[clearance.fe\n", encoding="utf-8")
     with pytest.raises(PKModelError, match="not valid TOML"):
-        load_population_factors(bad)
+        load_population_factors(DRUG, bad)
     gap = tmp_path / "gap.toml"
     gap.write_text("[renal.categories.mild]\nlower = 65.0\nupper = 90.0\nrepresentative = 75.0\n", encoding="utf-8")
     with pytest.raises(PKModelError, match="contiguous"):
-        load_population_factors(gap)
+        load_population_factors(DRUG, gap)
 
 
 def test_every_value_in_the_population_file_says_where_it_came_from():
-    doc = tomllib.loads((data_dir() / FILE).read_text(encoding="utf-8"))
+    doc = tomllib.loads((data_dir() / f"{DRUG}.toml").read_text(encoding="utf-8"))
     found = 0
 
     def walk(node, path):
@@ -265,7 +269,8 @@ def test_every_value_in_the_population_file_says_where_it_came_from():
     assert found >= 20
     assert set(doc["renal"]["categories"]) == set(RENAL_CATEGORIES)
     # Not a model parameter file: params.shipped() must not offer it as a model.
-    assert FILE.removesuffix(".toml") not in shipped()
+    assert DRUG not in shipped()
+    assert DRUG in shipped_populations()
 
 
 # --- vectorisation and the effect on exposure ----------------------------------------------
@@ -295,4 +300,120 @@ def test_steady_state_exposure_rises_by_one_over_the_clearance_scale():
     patient = Patient(age=75, weight=60, sex="female", serum_creatinine=1.3, child_pugh="A")
     ref = simulate(MODEL, regimen).summary().iloc[0]
     sick = simulate(apply_patient(MODEL, patient), regimen).summary().iloc[0]
-    assert sick.cavg_ss_mg_L / ref.cavg_ss_mg_L == pytest.approx(1 / clearance_scale(patient), rel=1e-12)
+    assert sick.cavg_ss_mg_L / ref.cavg_ss_mg_L == pytest.approx(1 / clearance_scale(patient, F), rel=1e-12)
+
+
+# --- an estimated CrCL passes the rule a given one passes (issue 7 item 4) ---------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, estimate",
+    [
+        # (140 - 40) * 70 / (72 * 1e-9) = 9.72e10 mL/min: was accepted as the patient's CrCL.
+        ({"age": 40, "weight": 70, "sex": "male", "serum_creatinine": "1e-9 mg/dL"}, 7000 / 72e-9),
+        # (140 - 40) * 999 / 72 = 1387.5 mL/min, while crcl=1387.5 given directly is refused.
+        ({"age": 40, "weight": 999, "sex": "male", "serum_creatinine": 1.0}, 99900 / 72),
+    ],
+)
+def test_an_impossible_cockcroft_gault_estimate_is_refused_naming_its_inputs(kwargs, estimate):
+    with pytest.raises(PKModelError) as given:
+        Patient(crcl=estimate)
+    with pytest.raises(PKModelError) as err:
+        Patient(**kwargs)
+    assert err.value.field == given.value.field == "crcl"
+    assert err.value.value == pytest.approx(estimate, rel=1e-12)
+    assert "mL/min in (0, 1000)" in err.value.allowed and "mL/min in (0, 1000)" in given.value.allowed
+    for word in ("Cockcroft", f"age {kwargs['age']}", f"weight {kwargs['weight']}", "serum creatinine", "male"):
+        assert word in err.value.allowed
+    with pytest.raises(PKModelError, match="Cockcroft"):
+        cockcroft_gault(kwargs["age"], kwargs["weight"], kwargs["serum_creatinine"], "male")
+    # A given crcl comes first: the creatinine is then not used, so not estimated.
+    assert Patient(**kwargs, crcl=60).crcl == 60
+
+
+def test_an_array_estimate_names_the_subject():
+    with pytest.raises(PKModelError, match=r"weight 999 kg.*\(subject 1\)"):
+        cockcroft_gault([40, 40], [70, 999], [1.0, 1.0], ["male", "male"])
+    assert cockcroft_gault(40, 999 * 0.7, 1.0, "f") == pytest.approx(100 * 699.3 / 72 * 0.85, rel=1e-12)
+
+
+# --- nothing assumed about the drug -------------------------------------------------------------
+
+
+def test_without_the_drug_the_error_says_what_to_give():
+    plain = Model(cl=5.7, v1=55.0)
+    patient = Patient(egfr_category="moderate")
+    for call in (
+        lambda: load_population_factors(None),
+        lambda: renal_function(patient, None),
+        lambda: renal_category(patient, None),
+        lambda: clearance_scale(patient, None),
+        lambda: apply_patient(plain, patient),
+    ):
+        with pytest.raises(PKModelError) as err:
+            call()
+        assert "load_population_factors" in err.value.allowed or "population" in err.value.allowed
+    # The drug may be given as its model, its population file's name or a path to that file.
+    path = data_dir() / f"{DRUG}.toml"
+    for drug in (MODEL, DRUG, path, str(path)):
+        assert clearance_scale(patient, drug) == pytest.approx(0.725, rel=1e-15)
+    assert apply_patient(plain, patient, F).cl == pytest.approx(5.7 * 0.725, rel=1e-15)
+    with pytest.raises(PKModelError, match="populations"):
+        load_population_factors("no-such-drug")
+
+
+def test_a_population_file_that_cannot_be_read_is_a_pkmodel_error(tmp_path):
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[clearance.fe]\nvalue = 0.5 # caf\xe9\n".encode("latin-1"))
+    with pytest.raises(PKModelError, match="not UTF-8"):
+        load_population_factors(DRUG, latin)
+    with pytest.raises(PKModelError, match="not UTF-8"):
+        load_population_factors(latin)
+
+
+NUMBERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.text(max_size=10),
+    st.sampled_from(["1.1 mg/dL", "97 µmol/L", "1e-9 mg/dL", "45 mL/min", "1e9 mL/min", "0 mg/dL"]),
+    st.lists(st.floats(min_value=1e-3, max_value=500), min_size=0, max_size=3),
+)
+WORDS = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["male", "F", "G3a", "moderate", "B", "x"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    age=NUMBERS,
+    weight=NUMBERS,
+    scr=NUMBERS,
+    crcl=NUMBERS,
+    sex=WORDS,
+    category=WORDS,
+    child_pugh=WORDS,
+    pregnant=st.one_of(st.booleans(), NUMBERS),
+)
+def test_patient_from_junk_is_valid_or_a_pkmodel_error(age, weight, scr, crcl, sex, category, child_pugh, pregnant):
+    try:
+        p = Patient(
+            age=age,
+            weight=weight,
+            sex=sex,
+            serum_creatinine=scr,
+            crcl=crcl,
+            egfr_category=category,
+            child_pugh=child_pugh,
+            pregnant=pregnant,
+        )
+    except PKModelError as err:
+        assert err.field and err.allowed
+        return
+    # Whatever was accepted gives a usable clearance: finite, positive, in the CrCL rule.
+    try:
+        crcl_used = np.asarray(renal_function(p, F), dtype=float)
+    except PKModelError as err:  # creatinine without age, weight or sex: said, not guessed
+        assert err.field == "serum_creatinine"
+        return
+    assert np.all(np.isfinite(crcl_used)) and np.all((crcl_used > 0) & (crcl_used < 1000))
+    assert np.all(np.isfinite(np.asarray(clearance_scale(p, F))))

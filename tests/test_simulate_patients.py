@@ -27,7 +27,7 @@ def test_normal_adult_is_the_reference():
 
 def test_moderate_renal_impairment_scales_clearance_as_documented():
     model = load_params("mildronate")
-    factors = load_population_factors()
+    factors = load_population_factors("mildronate-populations")
     patient = Patient(crcl=45)
     with pytest.warns(LabelWarning):  # the label's caution for moderate impairment
         sim = simulate(model, MORNING, patient=patient)
@@ -59,5 +59,5 @@ def test_a_model_without_a_label_needs_factors_for_a_patient():
     with pytest.raises(PKModelError) as err:
         simulate(model, Regimen.single(100), patient=Patient(crcl=30))
     assert err.value.field == "factors"
-    scaled = simulate(model, Regimen.single(100), [1.0], patient=Patient(crcl=30), factors=load_population_factors())
+    scaled = simulate(model, Regimen.single(100), [1.0], patient=Patient(crcl=30), factors=load_population_factors("mildronate-populations"))
     assert scaled.concentration[0, 0] > simulate(model, Regimen.single(100), [1.0]).concentration[0, 0]
