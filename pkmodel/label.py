@@ -60,6 +60,7 @@ from pkmodel.patients import (
     renal_function,
 )
 from pkmodel.regimen import Regimen
+from pkmodel.units import parse_clock
 
 # --- warning classes ----------------------------------------------------------------------------
 
@@ -257,8 +258,6 @@ def _statuses(
 
 
 def _clock(value: Any) -> float:
-    from pkmodel.units import parse_clock  # imported here so that only this function changes
-
     return parse_clock(value, field="late_dose_after", allow_end_of_day=True)
 
 

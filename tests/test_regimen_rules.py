@@ -370,9 +370,9 @@ def test_end_of_day_only_where_allowed():
 def test_label_cut_off_uses_the_same_parser():
     from pkmodel.label import load_label_rules
 
-    assert load_label_rules(late_dose_after="24:00").late_dose_after == 24.0
+    assert load_label_rules("mildronate-populations", late_dose_after="24:00").late_dose_after == 24.0
     with pytest.raises(PKModelError) as err:
-        load_label_rules(late_dose_after="²:00")
+        load_label_rules("mildronate-populations", late_dose_after="²:00")
     assert err.value.field == "late_dose_after"
 
 
