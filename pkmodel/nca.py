@@ -88,7 +88,9 @@ COLUMNS = (
 class _Profiles:
     """Observations as padded arrays: one row per subject; ``time`` (h) and ``conc`` (mg/L)
     NaN after a subject's last sample. Doses as padded arrays too: ``dose_time`` (h; NaN pads),
-    ``dose_amount`` (mg), ``dose_end`` (h, time + infusion duration). ``route`` per subject."""
+    ``dose_amount`` (mg), ``dose_end`` (h, time + infusion duration). ``route`` per subject.
+    ``conc_before``: for a simulation with boluses, the concentrations just before each time
+    (left limits), used at an interval's end: a dosing interval ends just before the next dose."""
 
     subjects: np.ndarray
     time: np.ndarray
@@ -98,6 +100,7 @@ class _Profiles:
     dose_end: np.ndarray
     route: np.ndarray
     subject_name: str
+    conc_before: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,10 @@ def _from_simulation(sim: Any) -> _Profiles:
     conc = np.asarray(sim.concentration, dtype=float)
     _check_conc(conc, lambda i: f"concentration[{np.unravel_index(i, conc.shape)}]")
     _check_size(n, len(sim.times))
+    # A simulated value at a bolus time includes the bolus (right-continuous); the end of a
+    # dosing interval needs the value just before it, which only differs at bolus times.
+    bolus_at_sample = any(not d.infusion and d.route != "oral" and np.isin(d.time, sim.times) for d in doses)
+    before = sim.at(sim.times, left=True) if bolus_at_sample else None
     return _Profiles(
         subjects=np.arange(n),
         time=np.broadcast_to(np.asarray(sim.times, dtype=float), conc.shape),
@@ -291,6 +298,7 @@ def _from_simulation(sim: Any) -> _Profiles:
         dose_end=np.broadcast_to(np.array([d.time + e for d, e in zip(doses, length, strict=True)]), (n, len(doses))),
         route=np.full(n, "extravascular" if oral else "intravascular", dtype=object),
         subject_name="subject",
+        conc_before=before,
     )
 
 
@@ -522,7 +530,8 @@ def _interval_table(
     reasons = _Reasons(n)
     a, b = start[:, None], end[:, None]
     inside = np.isfinite(p.time) & (p.time >= a) & (p.time <= b)
-    c = np.where(inside, p.conc, np.nan)
+    conc = p.conc if p.conc_before is None else np.where(p.time == b, p.conc_before, p.conc)
+    c = np.where(inside, conc, np.nan)
     measurable = inside & (c > 0) & (c >= (o.lloq or 0.0))
     idx = np.arange(m)
     first_meas = np.where(measurable.any(axis=1), np.argmax(measurable, axis=1), m)
