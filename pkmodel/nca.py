@@ -464,7 +464,7 @@ def _check_size(n_subjects: int, n_points: int) -> None:
 def _intervals(intervals: Any, profiles: _Profiles) -> list[tuple[np.ndarray, np.ndarray]]:
     n = len(profiles.subjects)
     if intervals is None:
-        first_dose = np.nanmin(np.where(np.isnan(profiles.dose_time), np.inf, profiles.dose_time), axis=1, initial=np.inf)
+        first_dose = np.min(np.where(np.isnan(profiles.dose_time), np.inf, profiles.dose_time), axis=1, initial=np.inf)
         first_sample = profiles.time[:, 0]
         return [(np.where(np.isfinite(first_dose), first_dose, first_sample), np.full(n, np.inf))]
     if isinstance(intervals, (str, bytes)) or not isinstance(intervals, Sequence) or len(intervals) == 0:
@@ -474,9 +474,11 @@ def _intervals(intervals: Any, profiles: _Profiles) -> list[tuple[np.ndarray, np
         ok = isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2
         if ok:
             a, b = pair
-            ok = _is_number(a) and _is_number(b) and 0 <= a < b and a <= MAX_TIME_H and (b <= MAX_TIME_H or b == np.inf)
+            ok = _is_number(a) and _is_number(b) and 0 <= a < b <= MAX_TIME_H or (a <= MAX_TIME_H and b == np.inf)
+            ok = ok and 0 <= a
         if not ok:
-            raise PKModelError("intervals", pair, f"a (start, end) pair of times in h with 0 <= start < end (end may be inf); start <= {MAX_TIME_H:g}")
+            allowed = f"a (start, end) pair of times in h, 0 <= start < end <= {MAX_TIME_H:g} or end = inf"
+            raise PKModelError("intervals", pair, allowed)
         out.append((np.full(n, float(a)), np.full(n, float(b))))
     return out
 
@@ -523,6 +525,15 @@ def _time_list(times: Any, field: str) -> np.ndarray:
 
 
 def _interval_table(
+    p: _Profiles, start: np.ndarray, end: np.ndarray, manual: Any, o: _Options
+) -> pd.DataFrame:
+    # Divisions by a zero AUC or λz and overflow of absurd concentrations give inf/NaN that the
+    # end of _interval_values turns into NaN with a reason: no floating-point warning is news.
+    with np.errstate(all="ignore"):
+        return _interval_values(p, start, end, manual, o)
+
+
+def _interval_values(
     p: _Profiles, start: np.ndarray, end: np.ndarray, manual: Any, o: _Options
 ) -> pd.DataFrame:
     n, m = p.time.shape
@@ -609,43 +620,48 @@ def _interval_table(
     j_end = np.where(finite_end[:, None] & (t == end[:, None]), True, False)
     ctrough = np.where(j_end.any(axis=1), v[rows, np.argmax(j_end, axis=1)], np.nan)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        columns = {
-            "dose": dose,
-            "cmax": cmax,
-            "tmax": tmax,
-            "cmin": np.where(finite_end, cmin, np.nan),
-            "ctrough": ctrough,
-            "tlast": tlast,
-            "clast.obs": clast,
-            "auclast": auclast,
-            "aumclast": aumclast,
-            **{key: fit[key] for key in (
-                "lambda.z", "r.squared", "adj.r.squared", "lambda.z.time.first", "lambda.z.time.last",
-                "lambda.z.n.points", "clast.pred", "half.life", "span.ratio",
-            )},
-            "aucinf.obs": aucinf_obs,
-            "aucinf.pred": aucinf_pred,
-            "aucpext.obs": 100 * (1 - auclast / aucinf_obs),
-            "aucpext.pred": 100 * (1 - auclast / aucinf_pred),
-            "aumcinf.obs": aumcinf,
-            "mrt.obs": mrt,
-            "cl.obs": cl_obs,
-            "cl.pred": cl_pred,
-            "vz.obs": cl_obs / lz,
-            "vz.pred": cl_pred / lz,
-            "vss.obs": np.where(iv, cl_obs * mrt, np.nan),
-            "auctau": auctau,
-            "cav": cav,
-            "ptf": np.where(finite_end, 100 * (cmax - cmin) / cav, np.nan),
-            "swing": np.where(finite_end & (cmin > 0), 100 * (cmax - cmin) / np.where(cmin > 0, cmin, 1.0), np.nan),
-        }
-    out = pd.DataFrame({p.subject_name: p.subjects, "start": start, "end": end, "route": p.route})
+    columns = {
+        "dose": dose,
+        "cmax": cmax,
+        "tmax": tmax,
+        "cmin": np.where(finite_end, cmin, np.nan),
+        "ctrough": ctrough,
+        "tlast": tlast,
+        "clast.obs": clast,
+        "auclast": auclast,
+        "aumclast": aumclast,
+        **{key: fit[key] for key in (
+            "lambda.z", "r.squared", "adj.r.squared", "lambda.z.time.first", "lambda.z.time.last",
+            "lambda.z.n.points", "clast.pred", "half.life", "span.ratio",
+        )},
+        "aucinf.obs": aucinf_obs,
+        "aucinf.pred": aucinf_pred,
+        "aucpext.obs": 100 * (1 - auclast / aucinf_obs),
+        "aucpext.pred": 100 * (1 - auclast / aucinf_pred),
+        "aumcinf.obs": aumcinf,
+        "mrt.obs": mrt,
+        "cl.obs": cl_obs,
+        "cl.pred": cl_pred,
+        "vz.obs": cl_obs / lz,
+        "vz.pred": cl_pred / lz,
+        "vss.obs": np.where(iv, cl_obs * mrt, np.nan),
+        "auctau": auctau,
+        "cav": cav,
+        "ptf": np.where(finite_end, 100 * (cmax - cmin) / cav, np.nan),
+        "swing": np.where(finite_end & (cmin > 0), 100 * (cmax - cmin) / np.where(cmin > 0, cmin, 1.0), np.nan),
+    }
+    out: dict[str, Any] = {p.subject_name: p.subjects, "start": start, "end": end, "route": p.route}
+    overflow = np.zeros(n, dtype=bool)
     for key, col in columns.items():
-        out[key] = np.asarray(col, dtype=float)
-    out["lambda.z.n.points"] = out["lambda.z.n.points"].astype("Int64")
+        values = np.array(col, dtype=float)
+        bad = np.isinf(values)
+        overflow |= bad
+        values[bad] = np.nan
+        out[key] = values
+    reasons.add(overflow, "a value beyond the floating-point range")
+    out["lambda.z.n.points"] = pd.Series(out["lambda.z.n.points"]).astype("Int64")  # a count, NA when none
     out["exclude"] = reasons.text()
-    return out
+    return pd.DataFrame(out)
 
 
 def _blq_value(rule: str | float, lloq: float | None) -> float:
@@ -760,7 +776,7 @@ class _Reasons:
         self.parts: list[tuple[np.ndarray, Any]] = []
         self.n = n
 
-    def add(self, mask: np.ndarray, text: Any) -> None:
+    def add(self, mask: Any, text: Any) -> None:
         self.parts.append((np.asarray(mask, dtype=bool), text))
 
     def text(self) -> np.ndarray:

@@ -344,7 +344,7 @@ profiles = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profiles,
     st.sampled_from(["linear", "lin up/log down"]),
