@@ -379,3 +379,62 @@ def test_invalid_values_raise_pkmodel_error(values):
     else:
         with pytest.raises(PKModelError):
             nca(frame)
+
+
+def test_ragged_subjects_match_one_at_a_time():
+    a = tidy([0, 1, 2, 4, 8, 12], [0, 5, 4, 2.5, 1.1, 0.5], "a")
+    b = tidy([0, 0.5, 1, 3, 6, 9, 12, 24], [0, 1, 3, 2.2, 1.5, 1.0, 0.7, 0.15], "b")
+    c = tidy([0, 1, 2], [0, 0, 0], "c")  # nothing measurable
+    both = nca(pd.concat([a, b, c]), dose={"a": 100.0, "b": 50.0}, route="extravascular")
+    assert list(both["subject"]) == ["a", "b", "c"]
+    for i, (one, dose) in enumerate(((a, 100.0), (b, 50.0))):
+        alone = row(nca(one, dose=dose, route="extravascular"))
+        for key in ("auclast", "lambda.z", "aucinf.obs", "cl.obs", "tlast"):
+            assert both.iloc[i][key] == alone[key]
+    last = both.iloc[2]
+    assert last["cmax"] == 0 and math.isnan(last["tlast"]) and math.isnan(last["dose"])
+    assert "no measurable concentration" in last["exclude"] and "no dose" in last["exclude"]
+
+
+def test_dataset_with_addl_doses_and_two_subjects():
+    # ID 1: 100 mg IV bolus every 12 h (ADDL 2) sampled over the third interval; ID 2: one dose.
+    k, v = 0.1, 20.0
+    t1 = [24, 26, 30, 33, 36]
+    c1 = [100 / v * sum(math.exp(-k * (t - d)) for d in (0, 12, 24)) for t in t1]
+    t2 = [0, 1, 2, 4, 8]
+    c2 = [50 / v * math.exp(-k * t) for t in t2]
+    records = pd.DataFrame(
+        {
+            "ID": [1] * 6 + [2] * 6,
+            "TIME": [0] + t1 + [0] + t2,
+            "EVID": [1] + [0] * 5 + [1] + [0] * 5,
+            "AMT": [100.0] + [0.0] * 5 + [50.0] + [0.0] * 5,
+            "II": [12.0] + [0.0] * 5 + [0.0] * 6,
+            "ADDL": [2] + [0] * 5 + [0] * 6,
+            "DV": [np.nan] + c1 + [np.nan] + c2,
+            "MDV": [1] + [0] * 5 + [1] + [0] * 5,
+        }
+    )
+    table = nca(records, depot=False, intervals=[(24, 36), (0, math.inf)]).set_index(["ID", "start"])
+    steady = table.loc[(1, 24.0)]
+    assert steady["route"] == "intravascular" and steady["dose"] == 100
+    r = math.exp(-k * 12)
+    # Exact: the 3rd interval after doses at 0, 12, 24 is (1 + r + r²) times the first, and
+    # the sample at 36 h is before the (absent) 4th dose.
+    assert steady["auctau"] == pytest.approx(100 / (k * v) * (1 - r) * (1 + r + r * r), rel=1e-12)
+    single = table.loc[(2, 0.0)]
+    assert single["cl.obs"] == pytest.approx(k * v, rel=1e-12)
+    assert single["vss.obs"] == pytest.approx(v, rel=1e-10)
+    # ID 1 has no sample at 0 h: its whole-profile AUC is NaN with the reason.
+    assert math.isnan(table.loc[(1, 0.0)]["auclast"]) and "interval start" in table.loc[(1, 0.0)]["exclude"]
+
+
+def test_size_is_checked_before_allocating(monkeypatch):
+    monkeypatch.setattr("pkmodel.nca.MAX_CELLS", 10)
+    with pytest.raises(PKModelError, match="subject-samples"):
+        nca(tidy(np.arange(11.0), np.ones(11)))
+
+
+def test_absurd_values_give_nan_with_a_reason():
+    r = row(nca(tidy([0, 1, 2, 3], [0.0, 1.7e308, 1e308, 1e307]), auc_method="linear"))
+    assert math.isnan(r["auclast"]) and "floating-point range" in r["exclude"]
