@@ -156,8 +156,10 @@ def nca(
     ``math.inf``; by default one interval per subject from the first dose (or, without doses,
     the first sample) to infinity. The dose of an interval is the sum of the doses given in
     [start, end). ``auc_method``: "lin up/log down" (default) or "linear". ``lloq`` (mg/L):
-    values below it are BLQ; ``blq``: "pknca" (default), "zero", "drop", "lloq/2", or a mapping
-    with keys "first" and/or "middle" and values "zero", "drop", "lloq/2" or a number (mg/L).
+    values below it are BLQ (without it, only zeros are); ``blq``: "pknca" (default: zero before
+    the first measurable value, dropped between measurable values), "zero", "drop", "lloq/2" (one
+    rule in both places), or a mapping with keys "first" and/or "middle" and values "zero",
+    "drop", "lloq/2" or a number (mg/L); a key left out keeps PKNCA's default.
     ``lambda_z_times``: times (h) of the points to fit λz on, for every subject or as a mapping
     subject -> times (subjects absent from the mapping use the automatic rule).
 
