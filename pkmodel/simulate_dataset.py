@@ -17,6 +17,7 @@ import pandas as pd
 
 from pkmodel.dataset import DoseRecord, dataset_doses, individuals, read_dataset
 from pkmodel.errors import PKModelError
+from pkmodel.events import bolus_arrival_times
 from pkmodel.model import Model
 from pkmodel.regimen import Regimen
 from pkmodel.simulate import simulate
@@ -155,18 +156,9 @@ def _timing(row: int, t: float, same_time: list[int], records: list[DoseRecord],
 
 
 def _bolus_times(dose: Any, model_lag: float) -> set[float]:
-    """Times at which ``dose`` puts an amount into the body at once (a bolus arriving, with its
-    lag; the lagged doses still due from a steady state)."""
-    if dose.infusion or (dose.reset and dose.amount == 0):
-        return set()
-    lag = dose.lag if dose.lag is not None else (model_lag if dose.route == "oral" else 0.0)
-    times = {dose.time + lag}
-    if dose.ss and dose.ii:
-        k = 1
-        while lag - k * dose.ii >= 0:
-            times.add(dose.time + lag - k * dose.ii)
-            k += 1
-    return times
+    """Times at which ``dose`` puts an amount into the body at once (see
+    :func:`pkmodel.events.bolus_arrival_times`)."""
+    return bolus_arrival_times(dose, model_lag)
 
 
 def _evaluate(model: Model, regimen: Regimen, group: list[_Plan], conc: np.ndarray) -> None:
@@ -279,7 +271,7 @@ def _model_for(model: Model, plans: list[_Plan]) -> Model:
                 model.replace(**plan.values)
             except PKModelError as own:
                 raise PKModelError(f"ID {plan.key!r}: {own.field}", own.value, own.allowed) from None
-        raise err
+        raise
 
 
 def _check_observation_compartments(data: pd.DataFrame, depot: bool) -> None:

@@ -378,7 +378,7 @@ def evaluate(
         return np.zeros((n, times.shape[-1]))
     es = event_states(kin, events, n)
     sources = events.sources(kin)
-    step = _uniform_step(times) if times.ndim == 1 else None
+    step = uniform_step(times) if times.ndim == 1 else None
     if method == "auto":
         grid_ok = events.shared_times and step is not None and not integral and not left
         method = "grid" if grid_ok and n >= 16 and len(times) >= 4 * _BLOCK else "direct"
@@ -393,7 +393,7 @@ _BLOCK = 64
 _CELLS_PER_CHUNK = 1 << 18
 
 
-def _uniform_step(times: np.ndarray) -> float | None:
+def uniform_step(times: np.ndarray) -> float | None:
     """The step of an evenly spaced grid (to 1e-12 of its span), else None."""
     if len(times) < 2:
         return None
@@ -418,12 +418,15 @@ def _evaluate_direct(kin, es, times, weights, sources, integral, left):
         last = idx[start:stop]
         valid = last >= 0
         last = np.where(valid, last, 0)
+        # Before the first event there is nothing to propagate; a step of 0 there (instead of
+        # the negative time to the first event) keeps exp() from overflowing on a discarded value.
+        h = np.where(valid, times2d[start:stop] - es.time[rows, last], 0.0)
         sub = Kinetics(*(x[start:stop, None] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
         value = propagate(
             sub,
             es.state[:, rows, last],
             es.rates[:, rows, last],
-            times2d[start:stop] - es.time[rows, last],
+            h,
             sources,
             weights=weights[:, start:stop, None],
             integral=integral,
