@@ -82,14 +82,18 @@ def summarise(inp: Inputs) -> pd.DataFrame:
     }
     if inp.period is not None:
         first, last, tau = inp.period
-        auc_tau = auc(last, last + tau)
-        table.update(
-            auc_tau_mg_h_L=auc_tau,
-            cavg_mg_L=auc_tau / tau,
-            cavg_ss_mg_L=inp.steady_exposure / tau,
-            accumulation=inp.steady_exposure / auc(first, first + tau),
-            t90ss_h=time_to_fraction_of_steady_state(inp, 0.9),
-        )
+        # A metric beyond the float range is honestly inf (cavg_ss = F·dose/(CL·tau) or the
+        # accumulation ~ 1/(k·tau) for a tiny k·tau, whose first-period AUC underflows to 0),
+        # not a warning.
+        with np.errstate(over="ignore", divide="ignore"):
+            auc_tau = auc(last, last + tau)
+            table.update(
+                auc_tau_mg_h_L=auc_tau,
+                cavg_mg_L=auc_tau / tau,
+                cavg_ss_mg_L=inp.steady_exposure / tau,
+                accumulation=inp.steady_exposure / auc(first, first + tau),
+                t90ss_h=time_to_fraction_of_steady_state(inp, 0.9),
+            )
     else:
         table.update(auc_tau_mg_h_L=nan, cavg_mg_L=nan, cavg_ss_mg_L=nan, accumulation=nan, t90ss_h=nan)
     return pd.DataFrame(table, index=pd.RangeIndex(n, name="subject"))

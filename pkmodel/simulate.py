@@ -128,6 +128,31 @@ def _check_cells(n_subjects: int, n_times: int, n_events: int) -> None:
         )
 
 
+def _check_scales(model: Model, regimen: Regimen) -> None:
+    """Refuse parameters so extreme that the rate constants (1/h), concentrations (mg/L) or
+    exposures (mg·h/L) they imply leave the range of normal floating-point numbers (overflow to
+    inf or underflow to 0), instead of computing inf or NaN."""
+    tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+    with np.errstate(all="ignore"):
+        kin = model.kinetics(1 if model.n_subjects is None else model.n_subjects)
+        doses = events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1)
+        v1, cl = (np.asarray(x, dtype=float) for x in (model.v1, model.cl))
+        rates = [kin.k10, kin.alpha] + ([kin.ka] if model.ka is not None else [])
+        scales = {
+            "rate constants (1/h)": (np.min(rates), np.max(rates + [kin.k12, kin.k21])),
+            "concentrations (mg/L)": (np.min(doses / v1), np.max(doses / v1)),
+            "exposures (mg·h/L)": (np.min(doses / cl), np.max(doses / cl)),
+        }
+    for what, (low, high) in scales.items():
+        if not (low >= tiny and high <= huge):
+            raise PKModelError(
+                "model",
+                repr(model),
+                f"parameters and doses whose {what} are normal floating-point numbers: these "
+                f"{'overflow' if not high <= huge else 'underflow to 0'}",
+            )
+
+
 def _has_strings(times: Any) -> bool:
     return not isinstance(times, np.ndarray) and any(
         isinstance(t, str) for t in np.atleast_1d(np.asarray(times, dtype=object))
@@ -377,6 +402,8 @@ def simulate(
         raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
     if not isinstance(method, str) or method not in METHODS:
         raise PKModelError("method", method, f"allowed: {', '.join(METHODS)}")
+    if model.n_subjects == 0:
+        raise PKModelError("model", "parameter arrays of length 0", "at least one subject")
     label = None if model.label is None else _label(str(data_dir() / f"{model.label}.toml"))
     if patient is not None:
         if factors is None and label is None:
@@ -388,6 +415,7 @@ def simulate(
     if label is not None and check_label:
         warn_label(patient, regimen, rules=label[0], factors=factors, stacklevel=3)
     events.check(model, regimen)
+    _check_scales(model, regimen)
     grid = default_times(model, regimen) if times is None else _times(times)
     _check_cells(model.n_subjects or 1, len(grid), events.event_count(model, regimen))
     if method == "grid" and uniform_step(grid) is None:

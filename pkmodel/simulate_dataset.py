@@ -265,7 +265,7 @@ def _model_for(model: Model, plans: list[_Plan]) -> Model:
     changes = {f: (plans[0].values[f] if len(plans) == 1 else np.array([p.values[f] for p in plans])) for f in fields}
     try:
         return model.replace(**changes)
-    except PKModelError as err:
+    except PKModelError:
         for plan in plans:  # find the ID whose value is refused
             try:
                 model.replace(**plan.values)

@@ -82,7 +82,8 @@ class Kinetics:
 
     @cached_property
     def alpha_minus_beta(self) -> np.ndarray:
-        return np.sqrt(self._u**2 + 4.0 * self.k12 * self.k21)
+        # hypot: no overflow of the squares for extreme (still finite) rate constants.
+        return np.hypot(self._u, 2.0 * np.sqrt(self.k12) * np.sqrt(self.k21))
 
     @cached_property
     def alpha(self) -> np.ndarray:
