@@ -37,7 +37,7 @@ import numpy as np
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
-from pkmodel.limits import MAX_TIME_H
+from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 from pkmodel.model import Model
 from pkmodel.regimen import Dose, Regimen
 
@@ -99,6 +99,8 @@ def bolus_arrival_times(dose: Dose, model_lag: float = 0.0) -> set[float]:
     lag = float(lags((dose,), model_lag)[0])
     times = {dose.time + lag}
     if dose.ss and dose.ii:
+        if _open_doses(dose, lag, 0.0) > MAX_DOSES:
+            raise PKModelError("ii", dose.ii, f"a steady-state dose whose lag spans at most {MAX_DOSES} intervals")
         k = 1
         while lag - k * dose.ii >= 0:
             times.add(dose.time + lag - k * dose.ii)
@@ -119,6 +121,13 @@ def latest_time(model: Model, regimen: Regimen) -> float:
     return latest
 
 
+def _open_doses(dose: Dose, lag: float, length: float) -> float:
+    """How many earlier doses of a steady-state dose's pattern are still in progress at its time
+    (not yet arrived or still infusing): ceil((lag + length) / ii) - 1."""
+    assert dose.ii is not None
+    return float(max(np.ceil((lag + length) / dose.ii) - 1, 0))
+
+
 def event_count(model: Model, regimen: Regimen) -> int:
     """An upper bound on the number of engine events ``regimen`` makes (per subject), without
     building them: one per dose, one more per infusion, and for each steady-state dose its
@@ -132,15 +141,15 @@ def event_count(model: Model, regimen: Regimen) -> int:
         if d.ss and d.ii:
             lag = d.lag if d.lag is not None else (top_lag if d.route == "oral" else 0.0)
             length = d.amount / d.rate if d.rate else d.duration
-            open_doses = max(np.ceil((lag + length) / d.ii) - 1, 0)
-            count += 3 + 3 * int(min(open_doses, 1e15))
+            count += 3 + 3 * int(min(_open_doses(d, lag, length), 1e15))
     return count
 
 
 def check(model: Model, regimen: Regimen) -> None:
     """Refuse a regimen the model cannot take, before any event is built: oral doses without an
-    absorption rate constant, infusions too short for a finite rate, or doses (with their lags
-    and infusions) beyond :data:`pkmodel.limits.MAX_TIME_H`."""
+    absorption rate constant, infusions too short for a finite rate, steady-state doses whose
+    lag and infusion span more than :data:`pkmodel.limits.MAX_DOSES` intervals, or doses (with
+    their lags and infusions) beyond :data:`pkmodel.limits.MAX_TIME_H`."""
     if model.ka is None and any(d.route == "oral" for d in regimen.doses):
         raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
     for d in regimen.doses:
@@ -148,6 +157,18 @@ def check(model: Model, regimen: Regimen) -> None:
             raise PKModelError(
                 "duration", d.duration, f"an infusion of {d.amount:g} mg needs a duration giving a finite rate (mg/h)"
             )
+    top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
+    for d in regimen.doses:
+        if d.ss and d.ii:
+            lag = d.lag if d.lag is not None else (top_lag if d.route == "oral" else 0.0)
+            open_doses = _open_doses(d, lag, d.amount / d.rate if d.rate else d.duration)
+            if open_doses > MAX_DOSES:
+                raise PKModelError(
+                    "ii",
+                    d.ii,
+                    f"a steady-state dose whose lag and infusion span at most {MAX_DOSES} intervals "
+                    f"(limits.MAX_DOSES); here {open_doses:.6g}: give a longer interval",
+                )
     latest = latest_time(model, regimen)
     if not latest <= MAX_TIME_H:
         raise PKModelError(

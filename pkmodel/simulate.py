@@ -135,13 +135,14 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
     tiny, huge = np.finfo(float).tiny, np.finfo(float).max
     with np.errstate(all="ignore"):
         kin = model.kinetics(1 if model.n_subjects is None else model.n_subjects)
-        doses = events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1)
-        v1, cl = (np.asarray(x, dtype=float) for x in (model.v1, model.cl))
+        doses = np.broadcast_to(events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1), kin.k10.shape)
+        v1, cl = (np.broadcast_to(np.asarray(x, dtype=float), kin.k10.shape) for x in (model.v1, model.cl))
         rates = [kin.k10, kin.alpha] + ([kin.ka] if model.ka is not None else [])
+        given = doses > 0  # a regimen of resets alone gives nothing to scale
         scales = {
             "rate constants (1/h)": (np.min(rates), np.max(rates + [kin.k12, kin.k21])),
-            "concentrations (mg/L)": (np.min(doses / v1), np.max(doses / v1)),
-            "exposures (mg·h/L)": (np.min(doses / cl), np.max(doses / cl)),
+            "concentrations (mg/L)": _range(doses[given] / v1[given]),
+            "exposures (mg·h/L)": _range(doses[given] / cl[given]),
         }
     for what, (low, high) in scales.items():
         if not (low >= tiny and high <= huge):
@@ -151,6 +152,10 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
                 f"parameters and doses whose {what} are normal floating-point numbers: these "
                 f"{'overflow' if not high <= huge else 'underflow to 0'}",
             )
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    return (float(np.min(values)), float(np.max(values))) if values.size else (1.0, 1.0)
 
 
 def _has_strings(times: Any) -> bool:

@@ -150,15 +150,9 @@ def _timing(row: int, t: float, same_time: list[int], records: list[DoseRecord],
     for rec in records:
         if rec.row >= row or (rec.cancelled_by is not None and rec.cancelled_by < row):
             continue
-        if t in _bolus_times(rec.dose, lag):
+        if t in bolus_arrival_times(rec.dose, lag):
             return "prefix"
     return "left"
-
-
-def _bolus_times(dose: Any, model_lag: float) -> set[float]:
-    """Times at which ``dose`` puts an amount into the body at once (see
-    :func:`pkmodel.events.bolus_arrival_times`)."""
-    return bolus_arrival_times(dose, model_lag)
 
 
 def _evaluate(model: Model, regimen: Regimen, group: list[_Plan], conc: np.ndarray) -> None:

@@ -275,3 +275,22 @@ def test_simulation_prints_short():
     assert "1 subject(s) × 20 times" in html and "0 to 9.5 h" in html
     # First rows: 0.05 mg/L at 0 h (the first 1 mg bolus in 20 L).
     assert "<td>0</td><td>0.05</td>" in html
+
+
+def test_grid_method_with_per_subject_dose_times_is_refused_on_use():
+    model = Model(cl=2.0, v1=20.0, ka=1.0, tlag=np.array([0.0, 0.5]))
+    sim = simulate(model, Regimen.single(100, "oral"), np.arange(0, 10.0, 0.5), method="grid")
+    with pytest.raises(PKModelError) as err:
+        _ = sim.concentration
+    assert err.value.field == "method"
+
+
+def test_steady_state_dose_with_a_lag_of_millions_of_intervals_is_refused():
+    regimen = Regimen((Dose(0, 100, "oral", ss=1, ii=1e-3),))
+    start = time.perf_counter()
+    with pytest.raises(PKModelError) as err:
+        simulate(Model(cl=2.0, v1=20.0, ka=1.0, tlag=1000.0), regimen, [0.0, 1.0])
+    assert time.perf_counter() - start < 5
+    assert err.value.field == "ii"
+    with pytest.raises(PKModelError):
+        events.bolus_arrival_times(regimen.doses[0], 1000.0)
