@@ -52,7 +52,7 @@ def scenario(name: str) -> dict:
             return simulate(model, regimen, TIMES).concentration
     elif name == "c":
         from pkmodel.engine.ode import ode_amounts
-        from pkmodel.simulate import regimen_events
+        from pkmodel.events import regimen_events
 
         model, regimen = _setup(None)
         ev = regimen_events(model, regimen, 1)

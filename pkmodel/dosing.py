@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from pkmodel.errors import PKModelError
+from pkmodel.events import bioavailability
 from pkmodel.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
 from pkmodel.model import Model
 from pkmodel.patients import (
@@ -215,16 +216,10 @@ def _per_mg(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, target:
     """Exposure per mg of each dose when the pattern is given every k·tau: steady-state AUC per
     tau (mg·h/L per mg) or steady-state Cmax (mg/L per mg)."""
     if target == "auc":
-        bioavailable = sum(_f(model, d) for d in pattern)
+        bioavailable = float(np.sum(bioavailability(pattern, model.f)))
         return bioavailable / float(model.cl) / k
     amount = pattern[0].amount
     return _cmax(model, pattern, tau, k, amount) / amount
-
-
-def _f(model: Model, dose: Dose) -> float:
-    if dose.f is not None:
-        return float(dose.f)
-    return float(model.f) if dose.route == "oral" else 1.0
 
 
 def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: float) -> float:

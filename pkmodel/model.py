@@ -260,12 +260,6 @@ class Model:
         """A copy with some fields changed (the model itself is immutable)."""
         return dataclasses.replace(self, **changes)
 
-    @property
-    def label(self) -> str | None:
-        """Transitional alias of :attr:`populations` for simulate.py, cli.py and
-        simulate_dataset.py, which other branches own; delete when they are renamed at merge."""
-        return self.populations
-
     # --- derived quantities -------------------------------------------------------------------
 
     @property

@@ -1,208 +1,90 @@
 """The front door: ``simulate(model, regimen, times)`` -> :class:`Simulation`.
 
-Turns friendly inputs into engine calls and wraps the arrays. Concentrations are kept as one
-array (n_subjects, n_times); the tidy DataFrame and the per-compartment amounts are built only
-when asked for, so a population of 10,000 subjects stays a 2-D array.
+Orchestration only: the inputs are checked (and their size estimated against
+:mod:`pkmodel.limits` before anything large is allocated), the regimen becomes engine events by
+the dosing rules of :mod:`pkmodel.events`, and the engine computes. Concentrations are kept as
+one array (n_subjects, n_times), computed on first use; the tidy DataFrame and the
+per-compartment amounts are built only when asked for, so a population of 10,000 subjects stays
+a 2-D array.
 
 Units: time h, concentration mg/L (= µg/mL), amount mg, AUC mg·h/L.
 
-PREDPP-style conventions: F scales the amount of oral doses and the lag time delays them (IV
-doses are complete and immediate); values are right-continuous, so an output at a bolus time
-includes the bolus, and troughs are left limits (just before the dose).
+Values are right-continuous, so an output at a bolus time includes the bolus, and troughs are
+left limits (just before the dose).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
+import html
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pkmodel import exposure
-from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate
-from pkmodel.engine.steady import steady_state
+from pkmodel import events, exposure
+from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate, uniform_step
 from pkmodel.errors import PKModelError
-from pkmodel.label import LabelRules, load_label_rules
+from pkmodel.events import regimen_events
 from pkmodel.label import check_label as warn_label
+from pkmodel.label import load_label_rules
+from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
-from pkmodel.params import data_dir
 from pkmodel.patients import Patient, PopulationFactors, apply_patient, load_population_factors
 from pkmodel.regimen import Regimen
 from pkmodel.units import parse_quantity
 
-_CMT = {"iv": CENTRAL, "oral": DEPOT, "peripheral": PERIPHERAL}
+__all__ = ["METHODS", "Simulation", "default_times", "simulate"]
+
+METHODS = ("auto", "direct", "grid")
 _COMPARTMENTS = {DEPOT: "depot", CENTRAL: "central", PERIPHERAL: "peripheral"}
 # Grid steps a default time grid chooses from (h): readable numbers that divide common intervals.
 _NICE_STEPS = (1 / 60, 1 / 30, 1 / 12, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-
-
-def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
-    """Engine events for ``regimen`` given to each of ``n_subjects`` subjects of ``model``.
-
-    PREDPP rules, one per line:
-    - Oral doses go to the depot, IV doses to the central compartment, "peripheral" to the
-      peripheral one.
-    - F (the dose's own ``f``, else the model's F for oral doses, else 1) scales the amount.
-    - The lag (the dose's own ``lag``, else the model's lag for oral doses, else 0) shifts the
-      dose time; per-subject F and lag (arrays) give per-subject events.
-    - A dose with a duration is a zero-order input: +F·amount/duration at its start, the opposite
-      at its end. A dose with a rate keeps its rate and lasts F·amount/rate (RATE > 0 with F != 1).
-    - ``reset`` empties every compartment and stops every infusion just before the dose; events
-      that earlier doses would still cause at or after that time (a lagged dose not yet absorbed,
-      the end of an infusion) are dropped with it.
-    - ``ss`` adds the closed-form steady state of the dose repeated every ``ii`` (after a reset
-      when ss = 1), with the events the earlier doses of that pattern still owe.
-    """
-    doses = regimen.doses
-    oral = np.array([d.route == "oral" for d in doses])
-    if oral.any() and model.ka is None:
-        raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
-    nominal = np.array([d.time for d in doses])
-    cmt = np.array([_CMT[d.route] for d in doses])
-    # Per-subject F and lag (model arrays) become per-subject columns; scalars keep events shared.
-    model_f = np.asarray(model.f, dtype=float)[..., None]
-    model_lag = np.asarray(model.tlag, dtype=float)[..., None]
-    own_f = np.array([np.nan if d.f is None else d.f for d in doses])
-    own_lag = np.array([np.nan if d.lag is None else d.lag for d in doses])
-    f = np.where(np.isnan(own_f), np.where(oral, model_f, 1.0), own_f)
-    start = nominal + np.where(np.isnan(own_lag), np.where(oral, model_lag, 0.0), own_lag)
-    amount = np.array([d.amount for d in doses]) * f
-    fixed_rate = np.array([d.rate or 0.0 for d in doses])
-    duration = np.where(fixed_rate > 0, amount / np.where(fixed_rate > 0, fixed_rate, 1.0), [d.duration for d in doses])
-    infusion = np.array([d.infusion for d in doses])
-    rate = np.where(infusion, amount / np.where(duration > 0, duration, 1.0), 0.0)
-    bolus = np.where(infusion, 0.0, amount)
-    # An infusion also needs its stop event.
-    stop = (start + duration)[..., infusion]
-    columns = _Columns(
-        time=np.concatenate([start, stop], axis=-1),
-        cmt=np.concatenate([cmt, cmt[infusion]]),
-        amount=np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1),
-        rate=np.concatenate([rate, -rate[..., infusion]], axis=-1),
-        origin=np.concatenate([nominal, nominal[infusion]]),
-        reset=np.zeros(len(nominal) + int(infusion.sum()), dtype=bool),
-    )
-    for i, dose in enumerate(doses):
-        if dose.reset or dose.ss == 1:
-            columns = columns.reset_at(dose.time)
-        if dose.ss:
-            columns = columns.plus(
-                _steady_state_events(
-                    model, dose, n_subjects, amount[..., i], start[..., i] - dose.time, duration[..., i]
-                )
-            )
-    return columns.events(n_subjects)
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """Event columns before sorting: time (h), cmt, amount (mg), rate change (mg/h), the nominal
-    time of the dose that caused the event, and the reset flag. Arrays are (n_events,) or, for
-    per-subject values, (n_subjects, n_events)."""
-
-    time: np.ndarray
-    cmt: np.ndarray
-    amount: np.ndarray
-    rate: np.ndarray
-    origin: np.ndarray
-    reset: np.ndarray
-
-    def reset_at(self, t: float) -> _Columns:
-        """Drop what earlier doses would still cause at or after ``t`` and add a reset event."""
-        keep = ~((self.origin < t) & np.all(np.atleast_2d(self.time) >= t, axis=0))
-        kept = _Columns(*(c[..., keep] for c in dataclasses.astuple(self)))
-        return kept.plus(_Columns(*(np.array(v) for v in ([t], [CENTRAL], [0.0], [0.0], [t], [True]))))
-
-    def plus(self, other: _Columns) -> _Columns:
-        def join(a, b):
-            if a.ndim == b.ndim:
-                return np.concatenate([a, b], axis=-1)
-            rows = max(a.shape[0] if a.ndim == 2 else 1, b.shape[0] if b.ndim == 2 else 1)
-            return np.concatenate(
-                [np.broadcast_to(a, (rows, a.shape[-1])), np.broadcast_to(b, (rows, b.shape[-1]))], axis=-1
-            )
-
-        return _Columns(
-            *(join(a, b) for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True))
-        )
-
-    def events(self, n: int) -> Events:
-        """Sorted engine events; a reset goes before everything else at its time."""
-        reset = self.reset if np.any(self.reset) else None
-        if self.time.ndim == 1:
-            order = np.lexsort((~self.reset, self.time))
-            return Events(
-                time=self.time[order],
-                cmt=self.cmt[order],
-                amount=self.amount[..., order],
-                rate=self.rate[..., order],
-                reset=None if reset is None else reset[order],
-            )
-        shape = (n, self.time.shape[-1])
-        order = np.lexsort((np.broadcast_to(~self.reset, shape), self.time))
-
-        def take(a):
-            return np.take_along_axis(np.broadcast_to(a, shape), order, axis=1)
-
-        return Events(
-            time=take(self.time),
-            cmt=take(self.cmt),
-            amount=take(self.amount),
-            rate=take(self.rate),
-            reset=None if reset is None else take(reset),
-        )
-
-
-def _steady_state_events(model: Model, dose, n: int, amount, lag, duration) -> _Columns:
-    """The steady state of ``dose`` repeated every ``dose.ii`` as events at the dose time: its
-    amounts in each compartment, then what earlier doses of the pattern still owe."""
-    kin = model.kinetics(n)
-    cmt = _CMT[dose.route]
-    sources = tuple(sorted({cmt, CENTRAL} | ({PERIPHERAL} if np.any(kin.k12 > 0) else set())))
-    ss = steady_state(
-        kin,
-        sources,
-        cmt=cmt,
-        amount=np.broadcast_to(amount, (n,)),
-        tau=dose.ii,
-        lag=np.broadcast_to(lag, (n,)),
-        duration=np.broadcast_to(duration, (n,)),
-    )
-    rows = [(0.0, c, ss.state[c], 0.0) for c in range(3)] + list(ss.pending)
-    times = np.stack([np.broadcast_to(dose.time + np.asarray(r[0], dtype=float), (n,)) for r in rows], axis=-1)
-    return _Columns(
-        time=times[0] if np.all(times == times[0]) else times,
-        cmt=np.array([r[1] for r in rows]),
-        amount=np.stack([np.broadcast_to(np.asarray(r[2], dtype=float), (n,)) for r in rows], axis=-1),
-        rate=np.stack([np.broadcast_to(np.asarray(r[3], dtype=float), (n,)) for r in rows], axis=-1),
-        origin=np.full(len(rows), dose.time),
-        reset=np.zeros(len(rows), dtype=bool),
-    )
+# Rows shown by Simulation._repr_html_.
+_HEAD = 5
 
 
 def default_times(model: Model, regimen: Regimen) -> np.ndarray:
-    """A grid from 0 through the regimen plus a washout of 5 terminal half-lives (median
-    subject), with a step that resolves absorption and distribution (about a tenth of the
-    fastest time scale), and every bolus and infusion end added so that peaks are on it.
+    """A grid from 0 through the regimen (at least to the end of its last period) plus a washout
+    of 5 terminal half-lives (median subject), with a step that resolves absorption and
+    distribution (about a tenth of the fastest time scale), and every IV bolus and IV infusion
+    end added so that peaks are on it.
+
+    Raises :class:`PKModelError` before allocating when the grid would end beyond
+    ``limits.MAX_TIME_H`` or hold more than ``limits.MAX_TIMES`` points (a very slow
+    elimination or a long regimen with a fast time scale): give the output times explicitly.
     """
+    doses = regimen.doses
+    typical_f = float(np.median(np.asarray(model.f, dtype=float)))
     scales = [float(np.median(model.t_half_alpha))]
     if model.ka is not None and "oral" in regimen.routes:
         scales.append(float(np.median(np.log(2) / np.asarray(model.ka))))
     if regimen.interval is not None:
         scales.append(regimen.interval)
-    scales += [d.duration for d in regimen.doses if d.duration > 0]
-    end = regimen.end + float(np.max(model.tlag)) + 5 * float(np.median(model.t_half_beta))
+    scales += [float(x) for x in events.durations(doses, typical_f) if x > 0]
+    washout = 5 * float(np.median(model.t_half_beta))
+    period = regimen.last_period()
+    end = max(events.latest_time(model, regimen) + washout, 0.0 if period is None else period[1])
+    if not end <= MAX_TIME_H:
+        raise PKModelError(
+            "times",
+            f"a default grid to {end:.6g} h (the regimen plus 5 terminal half-lives of {washout / 5:.6g} h)",
+            f"at most {MAX_TIME_H:g} h (limits.MAX_TIME_H): give the output times explicitly",
+        )
     end = float(np.ceil(end))
     step = max([s for s in _NICE_STEPS if s <= min(scales) / 10] or [_NICE_STEPS[0]])
+    # The model's F and lag do not apply to IV doses: their peaks are the same for every subject.
+    peaks = events.infusion_ends([d for d in doses if d.route == "iv"])
+    points = int(end / step) + 1 + len(peaks)
+    if points > MAX_TIMES:
+        raise PKModelError(
+            "times",
+            f"a default grid of {points} points (every {step:g} h to {end:g} h)",
+            f"at most {MAX_TIMES} output times (limits.MAX_TIMES): give a coarser grid of times explicitly",
+        )
     grid = np.arange(0.0, end + step / 2, step)
-    peaks = [d.time + d.duration for d in regimen.doses if d.route == "iv"]
-    grid = np.union1d(np.round(grid, 10), peaks)
-    return grid
+    return np.union1d(np.round(grid, 10), peaks)
 
 
 def _times(times: Any) -> np.ndarray:
@@ -215,13 +97,63 @@ def _times(times: Any) -> np.ndarray:
         )
     if arr.ndim != 1 or arr.size == 0:
         raise PKModelError("times", times, "expected a non-empty 1-D sequence of times (h)")
+    if arr.size > MAX_TIMES:
+        raise PKModelError(
+            "times", f"{arr.size} times", f"at most {MAX_TIMES} output times (limits.MAX_TIMES): use a coarser grid"
+        )
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         bad = arr[~(np.isfinite(arr) & (arr >= 0))][0]
         raise PKModelError("times", float(bad), "times must be finite and >= 0 h")
+    if np.any(arr > MAX_TIME_H):
+        raise PKModelError(
+            "times", float(arr[arr > MAX_TIME_H][0]), f"times must be at most {MAX_TIME_H:g} h (limits.MAX_TIME_H)"
+        )
     if np.any(np.diff(arr) < 0):
         i = int(np.argmax(np.diff(arr) < 0))
         raise PKModelError("times", f"{arr[i]} then {arr[i + 1]}", "times must be sorted in increasing order")
     return arr
+
+
+def _check_cells(n_subjects: int, n_times: int, n_events: int) -> None:
+    """Refuse work whose arrays would exceed ``limits.MAX_CELLS`` before building any of them."""
+    cells = n_subjects * (n_times + n_events)
+    if cells > MAX_CELLS:
+        raise PKModelError(
+            "simulation size",
+            f"{n_subjects} subjects x ({n_times} times + {n_events} dose events) = {cells:.3g} cells",
+            f"at most {MAX_CELLS:.3g} (limits.MAX_CELLS): use a coarser grid, fewer subjects or fewer doses "
+            "(or simulate the population in chunks)",
+        )
+
+
+def _check_scales(model: Model, regimen: Regimen) -> None:
+    """Refuse parameters so extreme that the rate constants (1/h), concentrations (mg/L) or
+    exposures (mg·h/L) they imply leave the range of normal floating-point numbers (overflow to
+    inf or underflow to 0), instead of computing inf or NaN."""
+    tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+    with np.errstate(all="ignore"):
+        kin = model.kinetics(1 if model.n_subjects is None else model.n_subjects)
+        doses = np.broadcast_to(events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1), kin.k10.shape)
+        v1, cl = (np.broadcast_to(np.asarray(x, dtype=float), kin.k10.shape) for x in (model.v1, model.cl))
+        rates = [kin.k10, kin.alpha] + ([kin.ka] if model.ka is not None else [])
+        given = doses > 0  # a regimen of resets alone gives nothing to scale
+        scales = {
+            "rate constants (1/h)": (np.min(rates), np.max(rates + [kin.k12, kin.k21])),
+            "concentrations (mg/L)": _range(doses[given] / v1[given]),
+            "exposures (mg·h/L)": _range(doses[given] / cl[given]),
+        }
+    for what, (low, high) in scales.items():
+        if not (low >= tiny and high <= huge):
+            raise PKModelError(
+                "model",
+                repr(model),
+                f"parameters and doses whose {what} are normal floating-point numbers: these "
+                f"{'overflow' if not high <= huge else 'underflow to 0'}",
+            )
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    return (float(np.min(values)), float(np.max(values))) if values.size else (1.0, 1.0)
 
 
 def _has_strings(times: Any) -> bool:
@@ -230,11 +162,17 @@ def _has_strings(times: Any) -> bool:
     )
 
 
+def _short(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class Simulation:
     """Result of :func:`simulate`.
 
     Attributes: ``model``, ``regimen``, ``times`` (h, shape (n_times,)), ``concentration``
     (mg/L, shape (n_subjects, n_times); one row for a single subject), ``n_subjects``.
+    Nothing is computed until a result is asked for; ``concentration`` is computed once, on
+    first use.
     """
 
     def __init__(self, model: Model, regimen: Regimen, times: np.ndarray, *, method: str = "auto") -> None:
@@ -242,22 +180,64 @@ class Simulation:
         self.regimen = regimen
         self.times = times
         self.n_subjects = model.n_subjects or 1
-        self._kin = model.kinetics(self.n_subjects)
-        self._events = regimen_events(model, regimen, self.n_subjects)
-        self._conc_weights = _weights(model, self.n_subjects)
-        self.concentration = evaluate(self._kin, self._events, times, self._conc_weights, method=method)
+        self._method = method
+
+    @cached_property
+    def _kin(self) -> Kinetics:
+        return self.model.kinetics(self.n_subjects)
+
+    @cached_property
+    def _events(self) -> Events:
+        return regimen_events(self.model, self.regimen, self.n_subjects)
+
+    @cached_property
+    def _conc_weights(self) -> np.ndarray:
+        return _weights(self.model, self.n_subjects)
+
+    @cached_property
+    def concentration(self) -> np.ndarray:
+        """Central concentration (mg/L) at ``times``: (n_subjects, n_times)."""
+        if self._method == "grid" and not self._events.shared_times:
+            raise PKModelError(
+                "method", "grid", "the grid driver needs dose events shared by all subjects (no per-subject F or "
+                "lag on oral doses): use 'auto' or 'direct'"
+            )
+        return evaluate(self._kin, self._events, self.times, self._conc_weights, method=self._method)
 
     def __repr__(self) -> str:
         who = f"{self.n_subjects} subjects" if self.n_subjects > 1 else "1 subject"
         span = f"{len(self.times)} times from {self.times[0]:g} to {self.times[-1]:g} h"
-        return f"<Simulation: {self.regimen}; {who}; {span}>"
+        return f"<Simulation: {_short(str(self.regimen))}; {who}; {span}>"
+
+    def _repr_html_(self) -> str:
+        """Model, regimen, dimensions, time range and the first rows (first subject), as in
+        mrgsolve's print of a simulation."""
+        head = self.times[:_HEAD]
+        conc = self.concentration[0, :_HEAD] if "concentration" in self.__dict__ else self.at(head)[0]
+        rows = "".join(f"<tr><td>{t:g}</td><td>{c:.6g}</td></tr>" for t, c in zip(head, conc, strict=True))
+        more = f"<tr><td colspan='2'>… {len(self.times) - len(head)} more times</td></tr>" if len(self.times) > _HEAD else ""
+        facts = (
+            ("model", _short(repr(self.model), 120)),
+            ("regimen", _short(str(self.regimen), 120)),
+            ("dimensions", f"{self.n_subjects} subject(s) × {len(self.times)} times"),
+            ("time", f"{self.times[0]:g} to {self.times[-1]:g} h"),
+        )
+        info = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
+        subject = " (subject 0)" if self.n_subjects > 1 else ""
+        return (
+            f"<div><b>Simulation</b><table>{info}</table>"
+            f"<table><thead><tr><th>time_h</th><th>conc_mg_L{subject}</th></tr></thead>"
+            f"<tbody>{rows}{more}</tbody></table></div>"
+        )
 
     # --- exact values anywhere ---------------------------------------------------------------
 
     def at(self, times: Any, *, left: bool = False) -> np.ndarray:
         """Concentrations (mg/L) at any sorted times (h): (n_subjects, n_times). ``left=True``
         gives the value just before a dose given at exactly that time."""
-        return evaluate(self._kin, self._events, _times(times), self._conc_weights, left=left)
+        t = _times(times)
+        _check_cells(self.n_subjects, len(t), events.event_count(self.model, self.regimen))
+        return evaluate(self._kin, self._events, t, self._conc_weights, left=left)
 
     def auc(self, start: Any = 0.0, end: Any = None) -> np.ndarray:
         """Exact AUC of the concentration from ``start`` to ``end`` (h; default: the last output
@@ -302,33 +282,39 @@ class Simulation:
         return exposure.peak(self._exposure_inputs())
 
     def summary(self) -> pd.DataFrame:
-        """Exposure metrics per subject (one row each); see :func:`pkmodel.exposure.summarise`."""
+        """Exposure metrics per subject (one row each) over the simulated window (the output
+        times); see :func:`pkmodel.exposure.summarise`."""
         return exposure.summarise(self._exposure_inputs())
 
     def _exposure_inputs(self) -> exposure.Inputs:
         def value(
             subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False
-        ):
+        ) -> np.ndarray:
             kin = Kinetics(*(x[subjects] for x in (self._kin.ka, self._kin.k10, self._kin.k12, self._kin.k21)))
             regimen = first_period if single else self.regimen
             sub_model = _subset(self.model, subjects)
-            events = regimen_events(sub_model, regimen, len(subjects))
+            evs = regimen_events(sub_model, regimen, len(subjects))
             w = self._conc_weights[:, subjects]
-            return evaluate(kin, events, np.asarray(t, dtype=float)[:, None], w, integral=integral, left=left)[:, 0]
+            return evaluate(kin, evs, np.asarray(t, dtype=float)[:, None], w, integral=integral, left=left)[:, 0]
 
         regimen = self.regimen
-        last = regimen.last_period()
-        period = None if last is None else (float(regimen.dose_times[0]), last[0], regimen.interval)
+        start, end = float(self.times[0]), float(self.times[-1])
+        dose_times = regimen.dose_times
+        window = _last_full_period(regimen, start, end)
+        period = None if window is None else (float(dose_times[0]), window[0], window[1])
         tau = regimen.interval or np.inf
         first_period = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
-        in_last = tuple(d for d in regimen.doses if last is not None and d.time >= last[0])
+        # The trough is taken before the last dose inside the window (not before the first dose).
+        later = dose_times[(dose_times > max(start, dose_times[0])) & (dose_times <= end)]
+        in_last = tuple(d for d in regimen.doses if window is not None and window[0] <= d.time < window[0] + window[1])
         return exposure.Inputs(
             times=self.times,
             concentration=self.concentration,
             value=value,
-            dose_times=regimen.dose_times,
+            dose_times=dose_times,
             period=period,
             steady_exposure=_exposure(self.model, in_last or regimen.doses[:1], self.n_subjects),
+            trough_time=float(later[-1]) if later.size else None,
         )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
@@ -336,6 +322,25 @@ class Simulation:
         from pkmodel.plot import concentration_time
 
         return concentration_time(self, ax=ax, **kwargs)
+
+
+def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float, float] | None:
+    """(start, tau) in h of the last full period of ``regimen`` inside the window [start, end]:
+    the last dose whose following interval ends within the window gives the period's end, which
+    starts at the earliest dose within one interval before it (as :meth:`Regimen.last_period`
+    does for the whole regimen). None without an interval or without a full period inside."""
+    tau = regimen.interval
+    if tau is None:
+        return None
+    times = regimen.dose_times
+    # A rounding residue must not push a period that ends exactly at the last output time out.
+    slack = 1e-9 * max(1.0, end)
+    fits = times[(times >= start) & (times + tau <= end + slack)]
+    if fits.size == 0:
+        return None
+    last = fits[-1]
+    first = float(times[(times > last - tau) & (times >= start)].min())
+    return first, float(tau)
 
 
 def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray:
@@ -357,19 +362,8 @@ def _subset(model: Model, subjects: np.ndarray) -> Model:
 def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
     """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
     linear kinetics is also their AUC over one period at steady state."""
-    f = np.asarray(model.f, dtype=float)
-    total = sum((f if d.route == "oral" else 1.0) * d.amount for d in doses)
+    total = events.bioavailable_amounts(doses, model.f).sum(axis=-1)
     return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
-
-
-def _label(path: str) -> tuple[LabelRules, PopulationFactors]:
-    """The label rules and population factors of a label file, read once per version of it."""
-    return _read_label(path, os.stat(path).st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _read_label(path: str, version: int) -> tuple[LabelRules, PopulationFactors]:
-    return load_label_rules(path), load_population_factors(path)
 
 
 def simulate(
@@ -388,8 +382,9 @@ def simulate(
     ``regimen``: a :class:`Regimen`; ``times``: sorted output times in h (numbers, or strings
     such as "12 h"), by default :func:`default_times`. ``patient``: a
     :class:`pkmodel.patients.Patient` whose renal and hepatic function scale the clearance
-    (``factors``: the population factors, by default those of the model's label file). When
-    the model has a label (``model.label``, e.g. the shipped mildronate model), every label rule
+    (``factors``: the population factors, by default those of the model's population file). When
+    the model names a population file with label rules (``model.populations``, e.g. the shipped
+    mildronate model), every label rule
     the patient or the regimen meets issues a :class:`pkmodel.label.LabelWarning`;
     ``check_label=False`` skips that for regimens that are not prescriptions (published study
     doses to match, trial doses while searching). Returns a :class:`Simulation` whose
@@ -399,15 +394,26 @@ def simulate(
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
     if not isinstance(regimen, Regimen):
         raise PKModelError("regimen", type(regimen).__name__, "expected a pkmodel.Regimen")
-    label = None if model.label is None else _label(str(data_dir() / f"{model.label}.toml"))
+    if not isinstance(method, str) or method not in METHODS:
+        raise PKModelError("method", method, f"allowed: {', '.join(METHODS)}")
+    if model.n_subjects == 0:
+        raise PKModelError("model", "parameter arrays of length 0", "at least one subject")
+    drug = model.populations  # the drug's population file: factors and label rules (cached per file version)
     if patient is not None:
-        if factors is None and label is None:
+        if factors is None and drug is None:
             raise PKModelError(
-                "factors", None, "this model has no label file: give population factors (load_population_factors(path))"
+                "factors",
+                None,
+                "this model names no population file: give population factors (load_population_factors(path))",
             )
-        factors = factors or label[1]
+        factors = factors or load_population_factors(drug)
         model = apply_patient(model, patient, factors)
-    if label is not None and check_label:
-        warn_label(patient, regimen, rules=label[0], factors=factors, stacklevel=3)
+    if drug is not None and check_label:
+        warn_label(patient, regimen, rules=load_label_rules(drug), factors=factors or drug, stacklevel=3)
+    events.check(model, regimen)
+    _check_scales(model, regimen)
     grid = default_times(model, regimen) if times is None else _times(times)
+    _check_cells(model.n_subjects or 1, len(grid), events.event_count(model, regimen))
+    if method == "grid" and uniform_step(grid) is None:
+        raise PKModelError("method", method, "the grid driver needs evenly spaced output times: use 'auto' or 'direct'")
     return Simulation(model, regimen, grid, method=method)

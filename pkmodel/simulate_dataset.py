@@ -17,11 +17,12 @@ import pandas as pd
 
 from pkmodel.dataset import DoseRecord, dataset_doses, individuals, read_dataset
 from pkmodel.errors import PKModelError
+from pkmodel.events import bolus_arrival_times
 from pkmodel.model import Model
 from pkmodel.regimen import Regimen
 from pkmodel.simulate import simulate
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Model) if f.name not in ("name", "label"))
+_FIELDS = tuple(f.name for f in dataclasses.fields(Model) if f.name not in ("name", "populations"))
 # Subjects x output times evaluated at once; larger groups are split into chunks.
 _CELLS = 4_000_000
 # The overhead of one more simulation, in evaluated cells (subject x time), for chunking IDs.
@@ -149,24 +150,9 @@ def _timing(row: int, t: float, same_time: list[int], records: list[DoseRecord],
     for rec in records:
         if rec.row >= row or (rec.cancelled_by is not None and rec.cancelled_by < row):
             continue
-        if t in _bolus_times(rec.dose, lag):
+        if t in bolus_arrival_times(rec.dose, lag):
             return "prefix"
     return "left"
-
-
-def _bolus_times(dose: Any, model_lag: float) -> set[float]:
-    """Times at which ``dose`` puts an amount into the body at once (a bolus arriving, with its
-    lag; the lagged doses still due from a steady state)."""
-    if dose.infusion or (dose.reset and dose.amount == 0):
-        return set()
-    lag = dose.lag if dose.lag is not None else (model_lag if dose.route == "oral" else 0.0)
-    times = {dose.time + lag}
-    if dose.ss and dose.ii:
-        k = 1
-        while lag - k * dose.ii >= 0:
-            times.add(dose.time + lag - k * dose.ii)
-            k += 1
-    return times
 
 
 def _evaluate(model: Model, regimen: Regimen, group: list[_Plan], conc: np.ndarray) -> None:
@@ -273,13 +259,13 @@ def _model_for(model: Model, plans: list[_Plan]) -> Model:
     changes = {f: (plans[0].values[f] if len(plans) == 1 else np.array([p.values[f] for p in plans])) for f in fields}
     try:
         return model.replace(**changes)
-    except PKModelError as err:
+    except PKModelError:
         for plan in plans:  # find the ID whose value is refused
             try:
                 model.replace(**plan.values)
             except PKModelError as own:
                 raise PKModelError(f"ID {plan.key!r}: {own.field}", own.value, own.allowed) from None
-        raise err
+        raise
 
 
 def _check_observation_compartments(data: pd.DataFrame, depot: bool) -> None:
