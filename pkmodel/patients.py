@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model, checked_value, format_value, to_value
 from pkmodel.params import BASES, data_dir
+from pkmodel.units import parse_quantity
 
 FILE = "mildronate-populations.toml"
 
@@ -149,29 +149,18 @@ def _covariate(value: Any, field: str, unit: str, *, low: float, high: float, lo
     return checked_value(value, field, low=low, high=high, low_inclusive=low_inclusive, unit=unit)
 
 
-_CREATININE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(mg/dl|µmol/l|μmol/l|umol/l)\s*$", re.IGNORECASE)
-_CRCL = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*ml/min\s*$", re.IGNORECASE)
-
-
 def _creatinine(value: Any) -> Any:
-    """Serum creatinine in mg/dL; µmol/L strings are divided by 88.4 (see the population file)."""
+    """Serum creatinine in mg/dL: a number, or a string with its unit ("1.1 mg/dL", "97 µmol/L")
+    read by :mod:`pkmodel.units`."""
     if isinstance(value, str):
-        m = _CREATININE.match(value)
-        if not m:
-            raise PKModelError(
-                "serum_creatinine", value, 'a number in mg/dL, or a string such as "1.1 mg/dL" or "97 µmol/L"'
-            )
-        number, unit = float(m.group(1)), m.group(2).lower()
-        value = number if unit == "mg/dl" else number / creatinine_umol_per_mg_dl()
+        value = parse_quantity(value, "serum_creatinine", field="serum_creatinine")
     return _covariate(value, "serum_creatinine", "mg/dL", low=0.0, high=100.0)
 
 
 def _clearance_ml_min(value: Any) -> Any:
+    """Creatinine clearance in mL/min: a number, or a string with its unit ("45 mL/min")."""
     if isinstance(value, str):
-        m = _CRCL.match(value)
-        if not m:
-            raise PKModelError("crcl", value, 'a number in mL/min, or a string such as "45 mL/min"')
-        value = float(m.group(1))
+        value = parse_quantity(value, "creatinine_clearance", field="crcl")
     return _covariate(value, "crcl", "mL/min", low=0.0, high=1000.0)
 
 
