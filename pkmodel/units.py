@@ -32,7 +32,7 @@ import re
 from fractions import Fraction as F
 from typing import Literal
 
-from pkmodel.errors import PKModelError
+from pkmodel.errors import PKModelError, shown
 
 Kind = Literal[
     "amount",
@@ -201,12 +201,12 @@ def _parse(value: str | float, kind: Kind, field: str) -> float:
             raise PKModelError(
                 field, value, f"'{unit}' is {_a(other)} unit, but {_a(kind)} is expected; {_accepted(kind)}"
             )
-        raise PKModelError(field, value, f"unknown unit '{unit}'; {_accepted(kind)}")
+        raise PKModelError(field, value, f"unknown unit {shown(unit)}; {_accepted(kind)}")
     if extra:
         raise PKModelError(
             field,
             value,
-            f"unexpected text '{' '.join(extra)}' after the unit; expected '<number> <unit>'; {_accepted(kind)}",
+            f"unexpected text {shown(' '.join(extra))} after the unit; expected '<number> <unit>'; {_accepted(kind)}",
         )
     factor = _LOOKUP[kind][unit]
     converted = number * factor.numerator / factor.denominator
