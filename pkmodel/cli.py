@@ -17,6 +17,7 @@ folder the command created. Ctrl-C ends with ``pkmodel: interrupted`` and status
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import textwrap
@@ -246,7 +247,8 @@ def add_patient_options(sim: argparse.ArgumentParser) -> None:
             fe, the reference CrCL, the category values and the Child–Pugh factors come from
             the model's population file; for {reference.name} (the default --params) they are
             documented assumptions or values, each with its source or reasoning, in
-            {population}. The label asks for caution and a smaller dose in {status["caution"]}; it
+            {population}.
+            The label asks for caution and a smaller dose in {status["caution"]}; it
             contraindicates {status["contraindicated"]}; pregnancy; breastfeeding;
             age < {rules.paediatric_age:g}. These print as warnings; the simulation still runs."""
         ),
@@ -305,7 +307,7 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
     0 done, 2 invalid input or a file that cannot be read or written (one line on stderr),
-    130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 terminated (SIGTERM)."""
     # Signal handlers can only be set in the main thread; elsewhere SIGTERM keeps its default.
     handle = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if handle else None
@@ -317,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     except _Terminated:
         print("pkmodel: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        # The reader has gone (pkmodel regimens | head): stop quietly, as other commands do, and
+        # point stdout at nothing so that the interpreter's final flush does not fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     finally:
         if handle:
             signal.signal(signal.SIGTERM, previous)

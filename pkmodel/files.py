@@ -78,12 +78,12 @@ def _target(field: str, path: str | os.PathLike[str]) -> Path:
 
 def _make_parents(field: str, path: Path) -> list[Path]:
     """Create the missing folders above ``path``; returns them, outermost first."""
-    missing = []
+    missing: list[Path] = []
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    created = []
+    created: list[Path] = []
     for folder in reversed(missing):
         try:
             folder.mkdir()

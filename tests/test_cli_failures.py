@@ -390,3 +390,14 @@ def test_extreme_values_are_refused_before_they_exhaust_the_machine(tmp_path, ex
                           capture_output=True, text=True, encoding="utf-8", timeout=60, check=False)
     assert_one_error_line(done.returncode, done.stdout, done.stderr)
     assert tree(tmp_path) == []
+
+
+def test_a_closed_output_pipe_ends_quietly():
+    """pkmodel regimens | head: the reader goes away; no BrokenPipeError traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "pkmodel", "regimens"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()  # before the command (still importing) has written anything
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141
+    assert err == b""
