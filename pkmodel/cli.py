@@ -390,7 +390,7 @@ def run_simulate(args: argparse.Namespace) -> str:
         f"parameters: {describe(sim.model)}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
-            if args.regimen in regimens.names()
+            if args.regimen is not None and args.regimen in regimens.names()
             else []
         ),
         f"regimen:    {regimen}",

@@ -347,6 +347,30 @@ def test_fuzzed_options_exit_0_or_one_error_line_and_keep_the_old_file(tmp_path,
     assert tree(tmp_path) == before
 
 
+segment = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    folders=st.lists(segment.filter(lambda s: s not in (".", "..")), max_size=3),
+    name=st.one_of(segment, st.just("")),
+    suffix=st.sampled_from([".csv", ".CSV", ".txt", "", ". csv", ".csv ", ".jpg"]),
+    option=st.sampled_from(["--csv", "--plot"]),
+)
+def test_fuzzed_output_paths(tmp_path, capsys, monkeypatch, folders, name, suffix, option):
+    """Random relative paths inside a fresh folder: written, or one line and the folder unchanged."""
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    monkeypatch.chdir(work)
+    path = os.path.join(*folders, name + suffix) if folders else name + suffix
+    code, out, err = run(capsys, *FAST, "--quiet", option, path)
+    if code == 0:
+        assert option == "--csv" and (work / path).read_text().startswith("time_h,conc_mg_L")
+    else:
+        assert_one_error_line(code, out, err)
+        assert option in err  # "--csv: ...", or argparse's "argument --csv: ..." for a value like "-.csv"
+        assert tree(work) == []
+
+
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=st.lists(option_values(), min_size=1, max_size=2))
 def test_fuzzed_options_in_a_real_process(tmp_path, pairs):
