@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -42,7 +43,7 @@ from pkmodel import (
     suggest_dose,
 )
 from pkmodel.dosing import TARGETS, DoseSuggestion
-from pkmodel.errors import shown
+from pkmodel.errors import MAX_SHOWN, shown
 from pkmodel.files import write_files
 from pkmodel.label import load_label_rules
 from pkmodel.limits import MAX_TIMES
@@ -342,9 +343,12 @@ def _main(argv: list[str] | None) -> int:
             warnings.simplefilter("always", PKModelWarning)
             text = run_simulate(args) if args.command == "simulate" else run_regimens(args)
     except _UsageError as err:
-        return _fail(str(err))
+        # argparse quotes what was typed ("invalid choice: '...'"): shorten it as PKModelError does.
+        return _fail(_QUOTED.sub(lambda m: shown(m[1]), str(err)))
     except PKModelError as err:
         return _fail(f"{_OPTION.get(err.field, err.field)}: got {shown(err.value)}; {err.allowed}")
+    except BrokenPipeError:
+        raise  # the reader of --help went away: main() ends quietly
     except OSError as err:
         # The options that name files report their own; this is a file the command needed
         # besides them (e.g. one a parameter file refers to): an environment problem, not a bug.
@@ -360,8 +364,17 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
+_QUOTED = re.compile(rf"'([^']{{{MAX_SHOWN},}})'")
+# The longest error line: values are shortened to MAX_SHOWN characters where they are quoted;
+# this catches whatever else might echo a long input.
+_MAX_LINE = 1000
+
+
 def _fail(message: str) -> int:
-    print(f"pkmodel: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    line = " ".join(message.splitlines())
+    if len(line) > _MAX_LINE:
+        line = f"{line[: _MAX_LINE // 2]}\N{HORIZONTAL ELLIPSIS}{line[-_MAX_LINE // 2 :]}"
+    print(f"pkmodel: error: {line}", file=sys.stderr)
     return 2
 
 
