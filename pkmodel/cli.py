@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 141
     finally:
-        if handle:
+        if handle and previous is not None:  # None: a handler not set from Python, left alone
             signal.signal(signal.SIGTERM, previous)
 
 

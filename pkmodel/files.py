@@ -39,10 +39,11 @@ def write_files(outputs: Sequence[Output]) -> None:
     field, path = "", Path()
     try:
         for field, path, write in targets:
-            created += _make_parents(field, path)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            _make_parents(field, path, created)
+            with _signals_deferred():  # a file made is a file recorded, to be removed on failure
+                fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+                staged.append((field, path, temp))
             os.close(fd)
-            staged.append((field, path, temp))
             write(temp)
             _flush(temp)
             os.chmod(temp, _mode(path))
@@ -76,29 +77,26 @@ def _target(field: str, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _make_parents(field: str, path: Path) -> list[Path]:
-    """Create the missing folders above ``path``; returns them, outermost first."""
+def _make_parents(field: str, path: Path, created: list[Path]) -> None:
+    """Create the missing folders above ``path``, appending each to ``created`` (outermost first)."""
     missing: list[Path] = []
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    created: list[Path] = []
     for folder in reversed(missing):
         try:
-            folder.mkdir()
+            with _signals_deferred():  # a folder made is a folder recorded
+                folder.mkdir()
+                created.append(folder)
         except FileExistsError:
             if not os.path.isdir(folder):
                 raise PKModelError(field, str(path), f"cannot create the folder {folder}: a file has its name") from None
-            continue  # made meanwhile by someone else: not ours to remove
+            # made meanwhile by someone else: not ours to remove
         except OSError as err:
-            for made in reversed(created):
-                _rmdir(made)
             raise PKModelError(
                 field, str(path), f"cannot create the folder {folder} ({err.strerror or err})"
             ) from None
-        created.append(folder)
-    return created
 
 
 def _mode(path: Path) -> int:
@@ -138,13 +136,6 @@ def _remove(temp: str) -> None:
     try:
         os.remove(temp)
     except FileNotFoundError:
-        pass
-
-
-def _rmdir(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
         pass
 
 
