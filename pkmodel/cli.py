@@ -7,9 +7,11 @@
     pkmodel regimens                                                  # list the label library
 
 Every invalid input ends with one line on stderr, ``pkmodel: error: <option>: <what is wrong>``,
-and exit status 2; nothing is written then. Output files are written to a temporary file next to
-the target and moved into place only when every output is complete, so a failure never leaves a
-partial or half-updated file.
+and exit status 2; nothing is written then. Output files are written by
+:func:`pkmodel.files.write_files`: to a temporary file next to the target, moved into place only
+when every output is complete, so a failure never leaves a partial or half-updated file, nor a
+folder the command created. Ctrl-C ends with ``pkmodel: interrupted`` and status 130, SIGTERM with
+``pkmodel: terminated`` and status 143, after the same clean-up.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
-import tempfile
 import textwrap
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import numpy as np
 
@@ -39,25 +43,28 @@ from pkmodel import (
     suggest_dose,
 )
 from pkmodel.dosing import TARGETS, DoseSuggestion
+from pkmodel.errors import MAX_SHOWN, shown
+from pkmodel.files import write_files
 from pkmodel.label import load_label_rules
-from pkmodel.params import data_dir, model_from_fields
+from pkmodel.limits import MAX_TIMES
+from pkmodel.params import model_from_fields
 from pkmodel.patients import (
     CHILD_PUGH,
     RENAL_CATEGORIES,
     PopulationFactors,
     apply_patient,
-    creatinine_umol_per_mg_dl,
     load_population_factors,
     renal_category,
     renal_evidence,
     renal_function,
 )
 from pkmodel.simulate import Simulation, default_times
-from pkmodel.units import parse_quantity
+from pkmodel.units import parse_quantity, read_number
 
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
 PLOT_FORMATS = ("png", "pdf", "svg")
-MAX_TIMES = 1_000_000
+#: The shipped parameter set used when --params is not given.
+DEFAULT_PARAMS = "mildronate"
 # Library field names -> the option a user of the command typed.
 _OPTION = {
     "amount": "--dose",
@@ -145,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--params",
-        default="mildronate",
+        default=DEFAULT_PARAMS,
         metavar="NAME_OR_PATH",
-        help='shipped parameter set ("mildronate", the default), a TOML file, or "none" '
+        help=f'shipped parameter set ("{DEFAULT_PARAMS}", the default), a TOML file, or "none" '
         "to build the model from the options below alone (then --cl and --v1 are needed)",
     )
     for field, text in [
@@ -195,13 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--until", metavar="TIME", help='end of the simulated time, e.g. "20 d"')
     grid.add_argument("--step", metavar="TIME", help='time between output points, e.g. "15 min"')
     out = sim.add_argument_group("output")
-    out.add_argument("--csv", type=Path, metavar="PATH", help="write the curve as CSV (time_h, conc_mg_L, mg)")
-    out.add_argument("--plot", type=Path, metavar="PATH", help="save a concentration-time plot (.png, .pdf or .svg)")
+    out.add_argument("--csv", metavar="PATH", help="write the curve as CSV (time_h, conc_mg_L, mg)")
+    out.add_argument("--plot", metavar="PATH", help="save a concentration-time plot (.png, .pdf or .svg)")
     out.add_argument("--quiet", action="store_true", help="print nothing (errors and warnings still go to stderr)")
     listing = commands.add_parser(
         "regimens",
         help="list the label regimen library (or show one regimen: its quote, notes and variants)",
-        description="The label regimens of mildronate, each with its variants (low, high, ...).\n"
+        description="The label regimen library: each regimen with its variants (low, high, ...).\n"
         "Simulate one with: pkmodel simulate --regimen NAME [--variant VARIANT]",
         formatter_class=fmt,
         allow_abbrev=False,
@@ -213,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 def add_patient_options(sim: argparse.ArgumentParser) -> None:
     """The "patient" option group of ``pkmodel simulate``; its text is built from the population
     file, so the categories and factors it shows are the ones the simulation uses."""
-    f = load_population_factors()
-    rules = load_label_rules()
+    reference = load_params(DEFAULT_PARAMS)  # the help describes the default model's files
+    population = f"params/{reference.populations}.toml"
+    f = load_population_factors(reference)
+    rules = load_label_rules(reference)
     bands = [f"{c.name} {_band(c.lower, c.upper)} ({c.kdigo}, CrCL {c.representative:g})" for c in f.categories]
     hepatic = ", ".join(f"{c} {f.hepatic[c]:g}" for c in CHILD_PUGH)
     status = {  # e.g. "caution" -> "renal mild, moderate; Child–Pugh A, B"
@@ -236,9 +245,10 @@ def add_patient_options(sim: argparse.ArgumentParser) -> None:
               {"; ".join(bands[3:])}.
             Child–Pugh class (a score of liver disease): A 5–6 points, mild; B 7–9, moderate;
             C 10–15, severe. f_hepatic multiplies non-renal CL: {hepatic}.
-            There are no human data for mildronate in renal or hepatic impairment: fe, the
-            reference CrCL, the category values and the Child–Pugh factors are documented
-            assumptions, each with its reasoning, in params/mildronate-populations.toml.
+            fe, the reference CrCL, the category values and the Child–Pugh factors come from
+            the model's population file; for {reference.name} (the default --params) they are
+            documented assumptions or values, each with its source or reasoning, in
+            {population}.
             The label asks for caution and a smaller dose in {status["caution"]}; it
             contraindicates {status["contraindicated"]}; pregnancy; breastfeeding;
             age < {rules.paediatric_age:g}. These print as warnings; the simulation still runs."""
@@ -286,8 +296,44 @@ def _band(lower: float, upper: float) -> str:
     return f"< {upper:g}" if lower == 0 else f"{lower:g} to < {upper:g}"
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is, like KeyboardInterrupt for Ctrl-C, so that the
+    clean-up of half-written outputs runs. A BaseException: no ``except Exception`` catches it."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status:
+    0 done, 2 invalid input or a file that cannot be read or written (one line on stderr),
+    130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 terminated (SIGTERM)."""
+    # Signal handlers can only be set in the main thread; elsewhere SIGTERM keeps its default.
+    handle = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if handle else None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("pkmodel: interrupted", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("pkmodel: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        # The reader has gone (pkmodel regimens | head): stop quietly, as other commands do, and
+        # point stdout at nothing so that the interpreter's final flush does not fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    finally:
+        if handle and previous is not None:  # None: a handler not set from Python, left alone
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -297,9 +343,17 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", PKModelWarning)
             text = run_simulate(args) if args.command == "simulate" else run_regimens(args)
     except _UsageError as err:
-        return _fail(str(err))
+        # argparse quotes what was typed ("invalid choice: '...'"): shorten it as PKModelError does.
+        return _fail(_QUOTED.sub(lambda m: shown(m[1]), str(err)))
     except PKModelError as err:
-        return _fail(f"{_OPTION.get(err.field, err.field)}: got {err.value!r}; {err.allowed}")
+        return _fail(f"{_OPTION.get(err.field, err.field)}: got {shown(err.value)}; {err.allowed}")
+    except BrokenPipeError:
+        raise  # the reader of --help went away: main() ends quietly
+    except OSError as err:
+        # The options that name files report their own; this is a file the command needed
+        # besides them (e.g. one a parameter file refers to): an environment problem, not a bug.
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"cannot read or write a file: {where}{err.strerror or err}")
     for w in caught:  # pkmodel's own cautions as one line each; anything else as Python shows it
         if issubclass(w.category, PKModelWarning):
             print(f"pkmodel: warning: {' '.join(str(w.message).splitlines())}", file=sys.stderr)
@@ -310,8 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_QUOTED = re.compile(rf"'([^']{{{MAX_SHOWN},}})'")
+# The longest error line: values are shortened to MAX_SHOWN characters where they are quoted;
+# this catches whatever else might echo a long input.
+_MAX_LINE = 1000
+
+
 def _fail(message: str) -> int:
-    print(f"pkmodel: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    line = " ".join(message.splitlines())
+    if len(line) > _MAX_LINE:
+        line = f"{line[: _MAX_LINE // 2]}\N{HORIZONTAL ELLIPSIS}{line[-_MAX_LINE // 2 :]}"
+    print(f"pkmodel: error: {line}", file=sys.stderr)
     return 2
 
 
@@ -323,32 +386,24 @@ def run_simulate(args: argparse.Namespace) -> str:
     factors = None if patient is None else population_factors(args, model)
     if args.suggest_dose is not None and patient is None:
         raise _UsageError("--suggest-dose: needs a patient (--crcl, --scr, --egfr-category, --child-pugh, ...)")
-    targets = {"--csv": args.csv, "--plot": args.plot}
-    for option, path in targets.items():
-        formats = ("csv",) if option == "--csv" else PLOT_FORMATS
-        if path is not None and path.suffix.lower().lstrip(".") not in formats:
-            raise PKModelError(option, str(path), f"the file name must end in {', '.join('.' + f for f in formats)}")
-        if path is not None and path.is_dir():
-            raise PKModelError(option, str(path), "is a directory; give a file name")
-    if args.csv is not None and args.plot is not None and args.csv.resolve() == args.plot.resolve():
-        raise PKModelError("--plot", str(args.plot), "must differ from the --csv path")
+    targets = output_paths(args)
     times = build_times(args, apply_patient(model, patient, factors), regimen)
     sim = simulate(model, regimen, times, patient=patient)  # sim.model: the patient's model
     suggestion = None if args.suggest_dose is None else build_suggestion(args, model, patient, regimen, factors)
     table = summary_table(sim)
     writers: dict[str, Callable[[str], None]] = {
-        "--csv": lambda tmp: sim.data.to_csv(tmp, index=False),
-        "--plot": lambda tmp: _save_plot(sim, tmp, args.plot.suffix.lower().lstrip(".")),
+        "--csv": lambda tmp: _write_csv(sim, tmp),
+        "--plot": lambda tmp: _save_plot(sim, tmp, targets["--plot"].suffix.lower().lstrip(".")),
     }
-    outputs = [(option, path, writers[option]) for option, path in targets.items() if path is not None]
-    write_all(outputs)
+    outputs = [(option, path, writers[option]) for option, path in targets.items()]
+    write_files(outputs)
     lines = [
         f"model:      {model.name or 'custom'}",
         *([] if patient is None else describe_patient(patient, factors, model, sim.model)),
         f"parameters: {describe(sim.model)}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
-            if args.regimen in regimens.names()
+            if args.regimen is not None and args.regimen in regimens.names()
             else []
         ),
         f"regimen:    {regimen}",
@@ -367,6 +422,31 @@ def run_simulate(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def output_paths(args: argparse.Namespace) -> dict[str, Path]:
+    """The files of --csv and --plot that were given, checked before anything is computed."""
+    targets: dict[str, Path] = {}
+    for option, text in (("--csv", args.csv), ("--plot", args.plot)):
+        if text is None:
+            continue
+        formats = ("csv",) if option == "--csv" else PLOT_FORMATS
+        endings = ", ".join("." + f for f in formats)
+        if text.strip() == "":
+            raise PKModelError(option, text, f"a file name is needed, ending in {endings}")
+        path = Path(text)
+        if path.suffix.lower().lstrip(".") not in formats:
+            raise PKModelError(option, text, f"the file name must end in {endings}")
+        try:
+            folder = path.is_dir()
+        except OSError as err:
+            raise PKModelError(option, text, f"cannot use the path ({err.strerror or err})") from None
+        if folder:
+            raise PKModelError(option, text, "is a directory; give a file name")
+        targets[option] = path
+    if len(targets) == 2 and targets["--csv"].resolve() == targets["--plot"].resolve():
+        raise PKModelError("--plot", args.plot, "must differ from the --csv path")
+    return targets
+
+
 def build_model(args: argparse.Namespace) -> Model:
     """The model of ``--params`` with the given parameter options replacing its values.
 
@@ -379,7 +459,12 @@ def build_model(args: argparse.Namespace) -> Model:
         if missing:
             raise PKModelError("--params", "none", f"a model from options alone needs {' and '.join(missing)}")
         return model_from_fields(given, name="custom")
-    model = load_params(args.params)
+    try:
+        model = load_params(args.params)
+    except UnicodeDecodeError as err:
+        raise PKModelError("--params", args.params, f"not a UTF-8 text (TOML) file ({err.reason})") from None
+    except OSError as err:
+        raise PKModelError("--params", args.params, f"cannot read the file ({err.strerror or err})") from None
     return model.replace(**given) if given else model
 
 
@@ -389,13 +474,10 @@ def build_patient(args: argparse.Namespace) -> Patient | None:
     typed = {field: getattr(args, option[2:].replace("-", "_")) for field, option in _PATIENT_OPTION.items()}
     if all(value in (None, False) for value in typed.values()):
         return None
-    umol = creatinine_umol_per_mg_dl()  # µmol/L per mg/dL
-    creatinine_units = {"mg/dl": 1.0, "µmol/l": umol, "μmol/l": umol, "umol/l": umol}
+    # Serum creatinine and CrCL go to Patient as typed: pkmodel.units reads their units.
     numbers = {
-        "age": _number(args.age, "--age", {"": 1.0, "y": 1.0, "years": 1.0}, "67"),
-        "weight": _number(args.weight, "--weight", {"": 1.0, "kg": 1.0}, "70"),
-        "serum_creatinine": _number(args.scr, "--scr", creatinine_units, '"1.1 mg/dL" or "97 µmol/L"'),
-        "crcl": _number(args.crcl, "--crcl", {"ml/min": 1.0}, '"45 mL/min"'),
+        "age": _number(args.age, "--age", ("y", "years"), "67"),
+        "weight": _number(args.weight, "--weight", ("kg",), "70"),
     }
     try:
         patient = Patient(**(typed | numbers))
@@ -417,35 +499,28 @@ def build_patient(args: argparse.Namespace) -> Patient | None:
     return patient
 
 
-_QUANTITY = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*")
-
-
-def _number(text: str | None, option: str, units: dict[str, float], example: str) -> float | None:
-    """The number of ``text`` ("45 mL/min") in the option's unit: ``units`` maps each unit it
-    accepts (lower case; "" for a bare number) to how many of it make one of the option's unit."""
+def _number(text: str | None, option: str, units: tuple[str, ...], example: str) -> float | None:
+    """The number of ``text`` ("67" or "67 years"), bare or followed by one of ``units``
+    (any case), which all mean the option's own unit (years, kg)."""
     if text is None:
         return None
-    m = _QUANTITY.fullmatch(text)
-    if m is None or m[2].lower() not in units:
-        if "" in units:
-            problem = "expected a number"
-        else:
-            problem = "give its unit" if m is not None and m[2] == "" else "expected a number with its unit"
-        raise PKModelError(option, text, f"{problem}, e.g. {example}")
-    return float(m[1]) / units[m[2].lower()]
+    read = read_number(text)
+    if read is None or (read[1] and read[1].lower() not in units):
+        raise PKModelError(option, text, f"expected a number, e.g. {example}")
+    return read[0]
 
 
 def population_factors(args: argparse.Namespace, model: Model) -> PopulationFactors:
-    """The special-population factors of the model's drug: the file its ``label`` names, which
-    simulate() reads too."""
-    if model.label is None:
+    """The special-population factors of the model's drug: the file its ``populations`` names,
+    which simulate() reads too."""
+    if model.populations is None:
         raise PKModelError(
             "--params",
             args.params,
-            "the patient options need a model with population factors (a label file, as the shipped "
-            "mildronate has); this model has none",
+            f"the patient options need a model with population factors (a population file, as the shipped "
+            f"{DEFAULT_PARAMS} has); this model has none",
         )
-    return load_population_factors(str(data_dir() / f"{model.label}.toml"))
+    return load_population_factors(model)
 
 
 def describe_patient(patient: Patient, f: PopulationFactors, reference: Model, used: Model) -> list[str]:
@@ -475,9 +550,11 @@ def describe_patient(patient: Patient, f: PopulationFactors, reference: Model, u
     medians = f", medians of {used.n_subjects} subjects" if used.n_subjects else ""
     return [
         f"patient:    {', '.join(who)}; {renal}; {hepatic}",
-        f"clearance:  CL {_round(cl)} L/h for this patient = {_round(100 * cl / cl_ref)} % of the reference "
-        f"{_round(cl_ref)} L/h{medians} (renal fraction fe {f.fe:g}, reference CrCL {f.crcl_reference:g} mL/min: "
-        f"assumptions in params/{reference.label}.toml)",
+        (
+            f"clearance:  CL {_round(cl)} L/h for this patient = {_round(100 * cl / cl_ref)} % of the reference "
+            f"{_round(cl_ref)} L/h{medians} (renal fraction fe {f.fe:g}, reference CrCL {f.crcl_reference:g} "
+            f"mL/min: assumptions in params/{reference.populations}.toml)"
+        ),
     ]
 
 
@@ -538,7 +615,10 @@ def run_regimens(args: argparse.Namespace) -> str:
             raise
     table = regimens.table()
     lines = [
-        "Label regimens of mildronate (labelled mildronate amounts; time 0 is midnight before the first dose).",
+        (
+            "The label regimen library (labelled amounts, as its sources write them; time 0 is midnight "
+            "before the first dose)."
+        ),
         "Simulate one: pkmodel simulate --regimen NAME [--variant VARIANT]; details: pkmodel regimens NAME",
     ]
     width = max(len(v) for v in table["variant"])
@@ -645,26 +725,5 @@ def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
     concentration_time(sim, ax=ax).figure.savefig(path, format=fmt, dpi=150)
 
 
-def write_all(outputs: list[tuple[str, Path, Callable[[str], None]]]) -> None:
-    """Write every (option, path, writer) to a temporary file beside its target, then move them
-    all into place: a failure leaves the targets as they were (missing or unchanged), never partial."""
-    umask = os.umask(0)
-    os.umask(umask)
-    staged: list[tuple[str, Path, str]] = []
-    option, path = "", Path()
-    try:
-        for option, path, write in outputs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-            os.close(fd)
-            staged.append((option, path, tmp))
-            write(tmp)
-            os.chmod(tmp, 0o666 & ~umask)
-        for option, path, tmp in staged:
-            os.replace(tmp, path)
-    except OSError as err:
-        raise PKModelError(option, str(path), f"cannot write the file ({err.strerror or err})") from None
-    finally:
-        for _, _, tmp in staged:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+def _write_csv(sim: Simulation, path: str) -> None:
+    sim.data.to_csv(path, index=False)

@@ -16,29 +16,27 @@ Units: TIME, II, ALAG and durations in h; AMT in mg; RATE in mg/h.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import numbers
 import os
-import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pkmodel.errors import PKModelError
+from pkmodel.files import write_files
 from pkmodel.regimen import Dose, Regimen
+from pkmodel.units import read_number
 
 #: Columns with a meaning in PREDPP; every other column is carried along untouched.
 STANDARD_COLUMNS = ("ID", "TIME", "EVID", "AMT", "CMT", "RATE", "II", "ADDL", "SS", "F", "ALAG")
 #: Largest ADDL accepted: a guard against a typo expanding into millions of doses.
 MAX_ADDL = 100_000
-# Plain ASCII numbers only (float() would also take "1_000" or other scripts' digits); inf and
-# nan are read so that the range checks can name them.
-_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)", re.IGNORECASE)
 _DOSE_EVIDS = (1, 4)
 _EVENT_EVIDS = (1, 3, 4)
 # Compartment numbers as in NONMEM's ADVANs (Users Guide VI, chapter VII).
@@ -171,12 +169,7 @@ def _frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     if isinstance(source, pd.DataFrame):
         raw = source
     elif isinstance(source, (str, os.PathLike)):
-        try:
-            raw = pd.read_csv(source, na_values=["."])
-        except FileNotFoundError:
-            raise PKModelError("source", str(source), "no such file") from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as err:
-            raise PKModelError("source", str(source), f"not a readable CSV file ({err})") from None
+        raw = _read_csv(source)
     else:
         raise PKModelError("source", type(source).__name__, "a CSV file path or a pandas DataFrame")
     names = [str(c).strip().upper() for c in raw.columns]
@@ -188,6 +181,51 @@ def _frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = raw.copy()
     frame.columns = names
     return frame, raw
+
+
+def _read_csv(source: str | os.PathLike[str]) -> pd.DataFrame:
+    """A CSV file as a table of its cells; every failure to read it is a PKModelError naming it."""
+    name = str(source)
+    try:
+        with open(source, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise PKModelError("source", name, "no such file") from None
+    except UnicodeDecodeError as err:
+        raise PKModelError("source", name, f"not a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise PKModelError("source", name, f"cannot read the file ({err.strerror or err})") from None
+    _check_row_lengths(name, text)
+    try:
+        # index_col=False: rows with one field more than the header must never turn the first
+        # column into an index and shift every other column (refused above anyway).
+        return pd.read_csv(io.StringIO(text), na_values=["."], index_col=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise PKModelError("source", name, f"not a readable CSV file ({err})") from None
+
+
+def _check_row_lengths(name: str, text: str) -> None:
+    """Every data row has as many fields as the header: a row with more or fewer is refused,
+    naming it (1-based data row, blank lines not counted, as in the other messages)."""
+    rows = csv.reader(io.StringIO(text))
+    try:
+        header = next((row for row in rows if row), None)
+        if header is None:
+            return  # no header: read_csv reports the empty file
+        number = 0
+        for row in rows:
+            if not row:
+                continue  # a blank line, skipped by read_csv too
+            number += 1
+            if len(row) != len(header):
+                raise PKModelError(
+                    f"row {number}",
+                    ",".join(row),
+                    f"has {len(row)} fields, the header {len(header)} ({','.join(header)}); every row needs one "
+                    "field per column (an empty one, or '.', where a value is missing)",
+                )
+    except csv.Error as err:
+        raise PKModelError("source", name, f"not a readable CSV file ({err})") from None
 
 
 class _Errors:
@@ -245,7 +283,8 @@ def _number(cell: Any) -> float | None:
         text = cell.strip()
         if text in ("", "."):
             return math.nan
-        return float(text) if _NUMBER.fullmatch(text) else None
+        read = read_number(text)
+        return read[0] if read is not None and read[1] == "" else None
     return None
 
 
@@ -527,8 +566,9 @@ def write_dataset(
     scales the rate as in the regimen); a reset with amount 0 is EVID 3, a reset with a dose
     EVID 4. Empty cells are written as ".". Records are sorted by ID, then TIME; at one time,
     resets and SS = 1 doses first (a regimen resets before everything else at that time), then
-    the other doses, then observations. The file is written to a temporary file next to
-    ``path`` and moved into place, so a reader never sees half a file.
+    the other doses, then observations. The file is written atomically by
+    :func:`pkmodel.files.write_files` (missing folders are created; a failure leaves ``path`` as
+    it was and raises :class:`PKModelError` naming it), so a reader never sees half a file.
 
     Round trip: ``dataset_regimens(read_dataset(path), depot=depot)`` gives the same doses, a
     reset alone coming back as ``Dose(time, 0, reset=True)``.
@@ -570,7 +610,7 @@ def write_dataset(
     columns = ["ID", "TIME", "EVID", "AMT", "CMT", "RATE", "II", "ADDL", "SS", "MDV"]
     columns += [c for c in ("D", "F", "ALAG") if c in table.columns]
     table = table[columns]
-    _atomic_csv(table, Path(path))
+    write_files([("path", path, lambda temp: table.to_csv(temp, index=False, na_rep="."))])
 
 
 def _dose_row(key: Any, dose: Dose, numbers_: dict[str, int], depot: bool, rank: int, order: int) -> dict[str, Any]:
@@ -617,20 +657,3 @@ def _observation_times(times: Any) -> np.ndarray:
     if np.any(bad):
         raise PKModelError("observation_times", float(arr[bad][0]), "times must be finite and >= 0 h")
     return np.sort(arr)
-
-
-def _atomic_csv(table: pd.DataFrame, path: Path) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            table.to_csv(handle, index=False, na_rep=".")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -30,7 +30,6 @@ import copy
 import dataclasses
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +43,7 @@ from numpy.typing import ArrayLike
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model, Value, checked_number, checked_value, format_value, to_value
 from pkmodel.params import BASES, population_file, read_toml
+from pkmodel.units import parse_quantity
 
 #: Where a drug's population file is found: a :class:`Model` (its ``populations`` file), the
 #: name of a population file in ``params/`` ("mildronate-populations"), or a path to a TOML file.
@@ -171,38 +171,22 @@ def _covariate(
 
 
 #: Creatinine clearance a patient may have, mL/min: one rule for a given and an estimated value.
-#: (The range literal in ``_clearance_ml_min`` is the same rule; it should read this at merge.)
 CRCL_RANGE: dict[str, Any] = {"unit": "mL/min", "low": 0.0, "high": 1000.0}
-
-#: µmol/L of creatinine per mg/dL: 10 mg/L / 113.12 g/mol (creatinine's molar mass) = 88.4. A
-#: physical constant, not a drug's; units.py owns it once the creatinine kinds are there.
-_UMOL_PER_MG_DL = 88.4
-
-
-_CREATININE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(mg/dl|µmol/l|μmol/l|umol/l)\s*$", re.IGNORECASE)
-_CRCL = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*ml/min\s*$", re.IGNORECASE)
 
 
 def _creatinine(value: Any) -> Any:
-    """Serum creatinine in mg/dL; µmol/L strings are divided by 88.4 (see the population file)."""
+    """Serum creatinine in mg/dL: a number, or a string with its unit ("1.1 mg/dL", "97 µmol/L")
+    read by :mod:`pkmodel.units`."""
     if isinstance(value, str):
-        m = _CREATININE.match(value)
-        if not m:
-            raise PKModelError(
-                "serum_creatinine", value, 'a number in mg/dL, or a string such as "1.1 mg/dL" or "97 µmol/L"'
-            )
-        number, unit = float(m.group(1)), m.group(2).lower()
-        value = number if unit == "mg/dl" else number / creatinine_umol_per_mg_dl()
+        value = parse_quantity(value, "serum_creatinine", field="serum_creatinine")
     return _covariate(value, "serum_creatinine", "mg/dL", low=0.0, high=100.0)
 
 
 def _clearance_ml_min(value: Any) -> Any:
+    """Creatinine clearance in mL/min: a number, or a string with its unit ("45 mL/min")."""
     if isinstance(value, str):
-        m = _CRCL.match(value)
-        if not m:
-            raise PKModelError("crcl", value, 'a number in mL/min, or a string such as "45 mL/min"')
-        value = float(m.group(1))
-    return _covariate(value, "crcl", "mL/min", low=0.0, high=1000.0)
+        value = parse_quantity(value, "creatinine_clearance", field="crcl")
+    return _covariate(value, "crcl", **CRCL_RANGE)
 
 
 def _choice(value: Any, field: str, allowed: Mapping[str, str], shown: str | None = None) -> str | None:
@@ -450,11 +434,6 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
         max_interval=max_interval,
         sources=MappingProxyType(sources),
     )
-
-
-def creatinine_umol_per_mg_dl() -> float:
-    """µmol/L of creatinine per mg/dL (88.4, from creatinine's molar mass; not a drug's number)."""
-    return _UMOL_PER_MG_DL
 
 
 # --- renal function ---------------------------------------------------------------------------

@@ -13,9 +13,15 @@ concentration      mg/L
 flow (clearance)   L/h
 rate_constant      1/h
 infusion_rate      mg/h
+serum_creatinine   mg/dL
+creatinine_clearance  mL/min
 =================  ==============
 
+Serum creatinine and creatinine clearance keep their clinical units (mg/dL, mL/min) because
+the renal equations (Cockcroft–Gault) and the renal categories are written in them.
+
 A bare number is taken to be in the internal unit already; a string must carry a unit.
+:func:`read_number` is the one reader of a number written as text (datasets, command line).
 """
 
 from __future__ import annotations
@@ -26,9 +32,19 @@ import re
 from fractions import Fraction as F
 from typing import Literal
 
-from pkmodel.errors import PKModelError
+from pkmodel.errors import PKModelError, shown
 
-Kind = Literal["amount", "time", "volume", "concentration", "flow", "rate_constant", "infusion_rate"]
+Kind = Literal[
+    "amount",
+    "time",
+    "volume",
+    "concentration",
+    "flow",
+    "rate_constant",
+    "infusion_rate",
+    "serum_creatinine",
+    "creatinine_clearance",
+]
 
 # Factors are exact fractions so that e.g. "10 min" becomes exactly the float nearest 1/6 h,
 # and a value formatted in days parses back to the very same float.
@@ -64,7 +80,14 @@ _UNITS: dict[str, dict[str, F]] = {
         "ug/min": F(60, 1000),
         "mcg/min": F(60, 1000),
     },
+    # Creatinine's molar mass, 113.12 g/mol, makes 1 mg/dL = 10 mg/L = 88.4 µmol/L (the factor
+    # clinical laboratories use; KDIGO 2012 CKD guideline, units table).
+    "serum_creatinine": {"mg/dL": F(1), "µmol/L": F(10, 884), "umol/L": F(10, 884)},
+    "creatinine_clearance": {"mL/min": F(1)},
 }
+# Kinds in clinical units that share spellings with the kinds above ("mL/min" is a flow too);
+# a unit's kind, for messages, is the general one.
+_CLINICAL = ("serum_creatinine", "creatinine_clearance")
 
 _INTERNAL_UNIT = {
     "amount": "mg",
@@ -74,6 +97,8 @@ _INTERNAL_UNIT = {
     "flow": "L/h",
     "rate_constant": "1/h",
     "infusion_rate": "mg/h",
+    "serum_creatinine": "mg/dL",
+    "creatinine_clearance": "mL/min",
 }
 _NAME = {kind: kind.replace("_", " ") for kind in _UNITS} | {"flow": "flow (clearance)"}
 
@@ -83,8 +108,9 @@ _NAME = {kind: kind.replace("_", " ") for kind in _UNITS} | {"flow": "flow (clea
 _LOOKUP: dict[str, dict[str, F]] = {
     kind: {**{u.replace("L", "l"): f for u, f in table.items()}, **table} for kind, table in _UNITS.items()
 }
-_KIND_OF_UNIT = {unit: kind for kind, table in _LOOKUP.items() for unit in table}
-assert len(_KIND_OF_UNIT) == sum(map(len, _LOOKUP.values())), "a unit spelling is ambiguous"
+_KIND_OF_UNIT = {unit: kind for kind, table in _LOOKUP.items() if kind not in _CLINICAL for unit in table}
+assert len(_KIND_OF_UNIT) == sum(len(t) for k, t in _LOOKUP.items() if k not in _CLINICAL), "a unit is ambiguous"
+_KIND_OF_UNIT |= {unit: kind for kind in _CLINICAL for unit in _LOOKUP[kind] if unit not in _KIND_OF_UNIT}
 
 # Plain ASCII digits only ([0-9], not \d) so exotic Unicode digits are not silently accepted.
 # nan/inf are matched so that they can be rejected with a precise message.
@@ -92,6 +118,22 @@ _NUMBER = re.compile(
     r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)",
     re.IGNORECASE,
 )
+
+
+def read_number(text: str) -> tuple[float, str] | None:
+    """The number ``text`` starts with and the rest of ``text``, both stripped of white space;
+    None when it does not start with a number.
+
+    A number is written in plain ASCII: an optional sign, digits with an optional decimal point,
+    an optional exponent (``"1.5e-3"``), or ``inf``/``infinity``/``nan`` in any case (read, so
+    that callers can refuse them by name). ``float()`` would also take ``"1_000"`` or digits of
+    other scripts; these are not numbers here. ``read_number("45 mL/min") == (45.0, "mL/min")``.
+    """
+    stripped = text.strip()
+    match = _NUMBER.match(stripped)
+    if match is None:
+        return None
+    return float(match.group()), stripped[match.end() :].strip()
 
 
 def _accepted(kind: str) -> str:
@@ -108,7 +150,7 @@ def _finite(number: float, field: str, value: object, kind: str) -> float:
     return number
 
 
-def parse_quantity(value: str | float | int, kind: Kind, *, field: str, positive: bool | None = None) -> float:
+def parse_quantity(value: str | float, kind: Kind, *, field: str, positive: bool | None = None) -> float:
     """Return ``value`` converted to the internal unit of ``kind`` as a float.
 
     ``value`` is either a string ``"<number> <unit>"`` (the space is optional: ``"500mg"``,
@@ -128,7 +170,7 @@ def parse_quantity(value: str | float | int, kind: Kind, *, field: str, positive
     return number
 
 
-def _parse(value: str | float | int, kind: Kind, field: str) -> float:
+def _parse(value: str | float, kind: Kind, field: str) -> float:
     if kind not in _UNITS:
         raise PKModelError("kind", kind, "must be one of " + ", ".join(_UNITS))
     # bool is an int subclass, but True as "1 mg" is almost certainly a mistake.
@@ -143,12 +185,11 @@ def _parse(value: str | float | int, kind: Kind, field: str) -> float:
             field, value, f"expected a number in {_INTERNAL_UNIT[kind]} or a string such as '1 {_INTERNAL_UNIT[kind]}'"
         )
 
-    text = value.strip().replace("\u03bc", "µ")  # Greek mu looks identical to the micro sign
-    match = _NUMBER.match(text)
-    if match is None:
+    read = read_number(value.replace("\u03bc", "µ"))  # Greek mu looks identical to the micro sign
+    if read is None:
         raise PKModelError(field, value, f"expected '<number> <unit>'; {_accepted(kind)}")
-    number = _finite(float(match.group()), field, value, kind)
-    words = text[match.end() :].split()
+    number = _finite(read[0], field, value, kind)
+    words = read[1].split()
     if not words:
         raise PKModelError(field, value, f"a unit is required in a string; {_accepted(kind)}")
     unit, extra = words[0], words[1:]
@@ -160,12 +201,12 @@ def _parse(value: str | float | int, kind: Kind, field: str) -> float:
             raise PKModelError(
                 field, value, f"'{unit}' is {_a(other)} unit, but {_a(kind)} is expected; {_accepted(kind)}"
             )
-        raise PKModelError(field, value, f"unknown unit '{unit}'; {_accepted(kind)}")
+        raise PKModelError(field, value, f"unknown unit {shown(unit)}; {_accepted(kind)}")
     if extra:
         raise PKModelError(
             field,
             value,
-            f"unexpected text '{' '.join(extra)}' after the unit; expected '<number> <unit>'; {_accepted(kind)}",
+            f"unexpected text {shown(' '.join(extra))} after the unit; expected '<number> <unit>'; {_accepted(kind)}",
         )
     factor = _LOOKUP[kind][unit]
     converted = number * factor.numerator / factor.denominator

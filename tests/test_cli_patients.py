@@ -283,3 +283,32 @@ def test_help_explains_the_patient_options(capsys):
                   "documented assumptions", "params/mildronate-populations.toml", "contraindicates",
                   "print as warnings"):
         assert words in text, words
+
+
+# --- units of the patient options (read by pkmodel.units) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scr", "age", "weight"),
+    [("88.4 µmol/L", "60", "72"), ("88.4 μmol/L", "60 years", "72 kg"), ("88.4 umol/L", "60 y", "72 KG"),
+     ("1 mg/dL", "60", "72 kg"), ("1 mg/dl", "60 YEARS", "72")],
+)
+def test_cockcroft_gault_from_scr_in_either_unit(capsys, scr, age, weight):
+    # (140 − 60) × 72 / (72 × 1 mg/dL) = 80 mL/min; 88.4 µmol/L is 1 mg/dL (creatinine 113.12 g/mol).
+    code, out, _ = run(capsys, *DEMO, "--age", age, "--weight", weight, "--sex", "male", "--scr", scr)
+    assert code == 0
+    assert "CrCL 80 mL/min (Cockcroft–Gault from SCr 1 mg/dL)" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--age", "60 kg"], "--age: got '60 kg'; expected a number"),
+        (["--weight", "72 years"], "--weight: got '72 years'; expected a number"),
+        (["--crcl", "45 L/h"], "--crcl: got '45 L/h'; 'L/h' is a flow (clearance) unit"),
+        (["--scr", "1 mg/L", "--age", "60", "--weight", "72", "--sex", "male"], "--scr: got '1 mg/L'; 'mg/L' is a"),
+    ],
+)
+def test_patient_option_units_are_checked(capsys, argv, words):
+    code, out, err = run(capsys, *DEMO, *argv)
+    assert code == 2 and out == "" and err.startswith(f"pkmodel: error: {words}"), err

@@ -4,9 +4,13 @@ One compartment unless said otherwise: CL = 2 L/h, V = 20 L, so k = CL/V = 0.1 1
 bolus of 100 mg gives C(t) = 5 e^(-0.1 t) mg/L.
 """
 
+import json
 import math
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -456,6 +460,68 @@ def test_missing_required_column_and_duplicate_names():
         read_dataset("/nonexistent/dataset.csv")
 
 
+@pytest.mark.parametrize(
+    ("text", "row", "fields"),
+    [
+        ("ID,TIME,EVID,AMT\n1,0,1,100,5\n1,5,0,0,0\n", 1, 5),  # one more field on every row
+        ("ID,TIME,EVID,AMT\n1,0,1,100\n\n1,5,0,0,0\n", 2, 5),  # the blank line is not a row
+        ("ID,TIME,EVID,AMT\n1,0,1,100\n1,5,0\n", 2, 3),  # one field short
+    ],
+)
+def test_a_ragged_csv_is_refused_naming_the_row(tmp_path, text, row, fields):
+    """Issue 7: a CSV whose rows have one field more than the header was read with its first
+    column as the index and simulated with every column shifted (ID read as TIME, ...)."""
+    path = tmp_path / "ragged.csv"
+    path.write_text(text)
+    with pytest.raises(PKModelError, match=rf"^row {row}: got '.*'; has {fields} fields, the header 4 \(ID,TIME,EVID,AMT\)"):
+        read_dataset(path)
+    with pytest.raises(PKModelError, match=rf"^row {row}: "):
+        simulate_dataset(IV, path)
+
+
+def test_a_well_formed_csv_keeps_its_columns_where_they_are(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("ID,TIME,EVID,AMT\n7,0,1,100\n7,5,0,0\n")
+    df = read_dataset(path)
+    assert list(df.index) == [0, 1] and list(df["ID"]) == [7, 7] and list(df["TIME"]) == [0.0, 5.0]
+    assert conc(IV, path) == pytest.approx([5 * math.exp(-0.5)], rel=1e-12)
+
+
+def test_unreadable_or_binary_files_are_pkmodel_errors_naming_the_path(tmp_path):
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"ID,TIME\n\xff\xfe,0\n")
+    with pytest.raises(PKModelError, match=rf"^source: got '{re.escape(str(binary))}'; not a UTF-8 text file"):
+        read_dataset(binary)
+    with pytest.raises(PKModelError, match=rf"^source: got '{re.escape(str(tmp_path))}'; cannot read the file"):
+        read_dataset(tmp_path)  # a folder
+
+
+def test_a_file_without_read_permission_is_a_pkmodel_error(tmp_path):
+    """Run as an unprivileged user (root reads everything): PermissionError became a traceback."""
+    folder = Path(tempfile.mkdtemp(prefix="pkmodel-test-"))
+    try:
+        folder.chmod(0o755)
+        secret = folder / "secret.csv"
+        secret.write_text("ID,TIME,EVID,AMT\n1,0,1,100\n")
+        secret.chmod(0o000)
+        code = (
+            "import json, sys\nfrom pkmodel import PKModelError\nfrom pkmodel.dataset import read_dataset\n"
+            "try:\n    read_dataset(sys.argv[1])\nexcept PKModelError as err:\n"
+            "    print(json.dumps([err.field, err.value, err.allowed]))\n"
+        )
+        command = [sys.executable, "-c", code, str(secret)]
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv: no other user to be")
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        env = {**os.environ, "MPLCONFIGDIR": str(folder), "HOME": str(folder)}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env, cwd=folder)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert json.loads(done.stdout) == ["source", str(secret), "cannot read the file (Permission denied)"]
+    finally:
+        shutil.rmtree(folder)
+
+
 def test_csv_errors_count_data_rows_from_1(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("ID,TIME,AMT\n1,0,100\n1,1,abc\n")
@@ -495,6 +561,42 @@ def test_write_refuses_an_oral_dose_without_a_depot_numbering(tmp_path):
     with pytest.raises(PKModelError, match="oral dose needs depot=True"):
         write_dataset(Regimen.single(100, "oral"), tmp_path / "x.csv", observation_times=[1], depot=False)
     assert not list(tmp_path.iterdir())
+
+
+def test_write_creates_missing_folders(tmp_path):
+    """Issue 7: write_dataset(reg, "no/such/dir/x.csv") raised FileNotFoundError; the folders are
+    now made (as the command line does for its outputs)."""
+    path = tmp_path / "no" / "such" / "dir" / "x.csv"
+    write_dataset(Regimen.single(100, "iv"), path, observation_times=[5], depot=False)
+    assert conc(IV, path) == pytest.approx([5 * math.exp(-0.5)], rel=1e-12)
+    assert os.listdir(path.parent) == ["x.csv"]
+
+
+def test_write_failures_are_pkmodel_errors_naming_the_path_and_leave_nothing(tmp_path):
+    (tmp_path / "file").write_text("not a folder\n")
+    target = tmp_path / "file" / "sub" / "x.csv"
+    with pytest.raises(PKModelError, match=rf"^path: got '{re.escape(str(target))}'; cannot create the folder"):
+        write_dataset(Regimen.single(100, "iv"), target, observation_times=[5], depot=False)
+    with pytest.raises(PKModelError, match="^path: got ''; a file name is needed"):
+        write_dataset(Regimen.single(100, "iv"), "", observation_times=[5], depot=False)
+    with pytest.raises(PKModelError, match="is a folder"):
+        write_dataset(Regimen.single(100, "iv"), tmp_path, observation_times=[5], depot=False)
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_removes_new_folders(tmp_path, monkeypatch):
+    old = tmp_path / "old.csv"
+    old.write_text("old\n")
+
+    def full_disk(self, path, **kwargs):
+        Path(path).write_text("ID,TIME\n1,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    for target in (old, tmp_path / "new" / "deep" / "x.csv"):
+        with pytest.raises(PKModelError, match=r"cannot write the file \(No space left on device\)"):
+            write_dataset(Regimen.single(100, "iv"), target, observation_times=[5], depot=False)
+    assert os.listdir(tmp_path) == ["old.csv"] and old.read_text() == "old\n"
 
 
 # --- properties ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkmodel.errors import PKModelError
-from pkmodel.units import format_quantity, parse_quantity
+from pkmodel.units import format_quantity, parse_quantity, read_number
 
 # Factors to the internal unit, entered by hand (independently of the module's table).
 FACTORS = {
@@ -35,6 +35,10 @@ FACTORS = {
     },
     "infusion_rate": {"mg/h": 1.0, "mg/min": 60.0, "g/h": 1000.0, "µg/min": 0.06,
                       "ug/min": 0.06, "mcg/min": 0.06},
+    # Clinical units: 1 mg/dL of creatinine (113.12 g/mol) is 10 mg/L / 113.12 g/mol = 88.4 µmol/L.
+    "serum_creatinine": {"mg/dL": 1.0, "mg/dl": 1.0, "µmol/L": 1 / 88.4, "µmol/l": 1 / 88.4,
+                         "umol/L": 1 / 88.4, "umol/l": 1 / 88.4},
+    "creatinine_clearance": {"mL/min": 1.0, "ml/min": 1.0},
 }
 KINDS = list(FACTORS)
 UNIT_CASES = [(kind, unit, f) for kind, table in FACTORS.items() for unit, f in table.items()]
@@ -170,6 +174,55 @@ def test_overflow_after_conversion_is_rejected() -> None:
 @pytest.mark.parametrize("value", [True, False, None, [500], {"mg": 500}, b"500 mg", 1j])
 def test_bad_types_are_rejected(value: object) -> None:
     check_error(value, "amount", repr(value), "mg")
+
+
+def test_the_creatinine_factor_is_its_molar_mass() -> None:
+    # 1 mg/dL = 10 mg/L; 10 mg/L / 113.12 g/mol = 88.40 µmol/L (rounded to 88.4 in practice).
+    assert 10 / 113.12 * 1000 == pytest.approx(88.4, abs=0.01)
+    assert parse_quantity("88.4 µmol/L", "serum_creatinine", field="scr") == approx(1.0)
+    assert parse_quantity("97 μmol/L", "serum_creatinine", field="scr") == approx(97 / 88.4)  # Greek mu
+    assert parse_quantity("45 mL/min", "creatinine_clearance", field="crcl") == 45.0
+    assert parse_quantity("45 mL/min", "flow", field="cl") == approx(2.7)  # the same words, as a flow
+
+
+def test_creatinine_units_are_not_confused_with_others() -> None:
+    check_error("1.1 mg", "serum_creatinine", "'mg' is an amount unit", "mg/dL, µmol/L")
+    check_error("45 L/h", "creatinine_clearance", "a flow (clearance) unit", "mL/min")
+    check_error("1.1 mg/dL", "concentration", "'mg/dL' is a serum creatinine unit", "mg/L")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("45 mL/min", (45.0, "mL/min")),
+        ("  -1.5e-3kg ", (-1.5e-3, "kg")),
+        (".5", (0.5, "")),
+        ("5.", (5.0, "")),
+        ("+7 years old", (7.0, "years old")),
+        ("1_000", (1.0, "_000")),  # float() would read 1000; not a number here
+        ("1.2.3", (1.2, ".3")),
+        ("1e", (1.0, "e")),
+    ],
+)
+def test_read_number_splits_the_number_from_the_rest(text: str, expected: tuple[float, str]) -> None:
+    assert read_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "  ", "mg", "٣", "e5", ".", "--1", "x1", "½"])
+def test_read_number_finds_no_number(text: str) -> None:
+    assert read_number(text) is None
+
+
+def test_read_number_reads_nan_and_infinity_so_callers_can_name_them() -> None:
+    assert read_number("-Infinity") == (-math.inf, "")
+    number, rest = read_number("NaN mg")  # type: ignore[misc]
+    assert math.isnan(number) and rest == "mg"
+
+
+def test_a_long_word_is_quoted_short() -> None:
+    with pytest.raises(PKModelError) as err:
+        parse_quantity("5 " + "y" * 100_000, "amount", field="dose")
+    assert len(str(err.value)) < 400 and len(err.value.value) == 100_002
 
 
 def test_unknown_kind_is_rejected() -> None:
