@@ -27,6 +27,8 @@ from pkmodel.errors import PKModelError
 from pkmodel.model import Model
 
 BASES = ("label", "publication", "derived", "fitted", "assumption")
+#: Keys of a parameter file's [model] table.
+MODEL_KEYS = ("name", "description", "populations")
 _ABSORPTION = ("ka", "f", "tlag")
 _FORMS = {
     "half-lives": ("t_half_alpha", "t_half_beta", "v1", "cl", "k21"),
@@ -144,6 +146,9 @@ def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Par
     meta = doc.get("model", {})
     if not isinstance(meta, dict):
         raise PKModelError("model", meta, "the [model] table of a parameter file must be a table")
+    unknown = sorted(set(meta) - set(MODEL_KEYS))
+    if unknown:  # e.g. the old "label" key: ignoring it would silently drop the drug's population file
+        raise PKModelError(f"model.{unknown[0]}", meta[unknown[0]], f"unknown key; known: {', '.join(MODEL_KEYS)}")
     return meta | {"variants": doc.get("variants", {})}, params
 
 

@@ -131,6 +131,9 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
     exposures (mg·h/L) they imply leave the range of normal floating-point numbers (overflow to
     inf or underflow to 0), instead of computing inf or NaN."""
     tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+    # The closed forms multiply two rate constants (k12·k21, ka·g): each must stay within the
+    # square root of the range for their products to stay normal numbers.
+    bounds = {"rate constants (1/h)": (np.sqrt(tiny), np.sqrt(huge))}
     with np.errstate(all="ignore"):
         kin = model.kinetics(1 if model.n_subjects is None else model.n_subjects)
         doses = np.broadcast_to(events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1), kin.k10.shape)
@@ -143,12 +146,13 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
             "exposures (mg·h/L)": _range(doses[given] / cl[given]),
         }
     for what, (low, high) in scales.items():
-        if not (low >= tiny and high <= huge):
+        floor, ceiling = bounds.get(what, (tiny, huge))
+        if not (low >= floor and high <= ceiling):
             raise PKModelError(
                 "model",
                 repr(model),
-                f"parameters and doses whose {what} are normal floating-point numbers: these "
-                f"{'overflow' if not high <= huge else 'underflow to 0'}",
+                f"parameters and doses whose {what} lie between {floor:.3g} and {ceiling:.3g}: these "
+                f"{'overflow' if not high <= ceiling else 'underflow'}",
             )
 
 

@@ -89,7 +89,7 @@ def test_a_file_where_a_folder_should_be(tmp_path, capsys):
     (tmp_path / "file").write_text("I am a file\n")
     code, out, err = run(capsys, *FAST, "--csv", str(tmp_path / "file" / "sub" / "x.csv"))
     assert_one_error_line(code, out, err, "--csv")
-    assert str(tmp_path / "file" / "sub" / "x.csv") in err
+    assert str(tmp_path / "file" / "sub") in err  # the folder that cannot be made, named whole
     assert tree(tmp_path) == ["file"] and (tmp_path / "file").read_text() == "I am a file\n"
 
 
@@ -103,7 +103,7 @@ def test_params_that_are_not_text_or_refer_to_a_missing_file(tmp_path, capsys):
     assert_one_error_line(code, out, err, "--params")
     assert "UTF-8" in err
     labelled = tmp_path / "labelled.toml"
-    labelled.write_text('[model]\nname = "x"\nlabel = "no-such-label"\n[parameters]\ncl = 5.0\nv1 = 20.0\n')
+    labelled.write_text('[model]\nname = "x"\npopulations = "no-such-label"\n[parameters]\ncl = 5.0\nv1 = 20.0\n')
     code, out, err = run(capsys, "simulate", "--params", str(labelled), "--dose", "500 mg", "--route", "iv")
     assert_one_error_line(code, out, err)
     assert "no-such-label" in err
@@ -297,7 +297,7 @@ ODD_TEXT = ["", " ", "-", "--dose", "500 mg mg", "500 Mg", "500\u00a0mg", "500 m
 @st.composite
 def option_values(draw):
     """(option, value) pairs: junk, odd numbers with any unit, and numbers within a factor of
-    30 of a typical value (extreme values past that are W1's size limits, tested below)."""
+    30 of a typical value (extreme values past that meet simulate()'s size limits, tested below)."""
     option = draw(st.sampled_from(sorted({*MODEL_OPTIONS, *PATIENT_OPTIONS, *CHOICES, "--f"})))
     units = [" " + u for u in MODEL_OPTIONS.get(option, (0, []))[1]] or PATIENT_OPTIONS.get(option, [""])
     kind = draw(st.sampled_from(["junk", "odd", "scaled", "choice"]))
