@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from pkmodel import Dose, Model, PKModelError, Regimen, simulate
 from pkmodel.dataset import MAX_ADDL, dataset_doses, dataset_regimens, read_dataset, write_dataset
+from pkmodel.errors import shown
 from pkmodel.simulate_dataset import simulate_dataset
 
 CL, V, K, KA = 2.0, 20.0, 0.1, 1.0
@@ -490,9 +491,9 @@ def test_a_well_formed_csv_keeps_its_columns_where_they_are(tmp_path):
 def test_unreadable_or_binary_files_are_pkmodel_errors_naming_the_path(tmp_path):
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"ID,TIME\n\xff\xfe,0\n")
-    with pytest.raises(PKModelError, match=rf"^source: got '{re.escape(str(binary))}'; not a UTF-8 text file"):
+    with pytest.raises(PKModelError, match=rf"^source: got {re.escape(shown(str(binary)))}; not a UTF-8 text file"):
         read_dataset(binary)
-    with pytest.raises(PKModelError, match=rf"^source: got '{re.escape(str(tmp_path))}'; cannot read the file"):
+    with pytest.raises(PKModelError, match=rf"^source: got {re.escape(shown(str(tmp_path)))}; cannot read the file"):
         read_dataset(tmp_path)  # a folder
 
 
@@ -575,7 +576,7 @@ def test_write_creates_missing_folders(tmp_path):
 def test_write_failures_are_pkmodel_errors_naming_the_path_and_leave_nothing(tmp_path):
     (tmp_path / "file").write_text("not a folder\n")
     target = tmp_path / "file" / "sub" / "x.csv"
-    with pytest.raises(PKModelError, match=rf"^path: got '{re.escape(str(target))}'; cannot create the folder"):
+    with pytest.raises(PKModelError, match=rf"^path: got {re.escape(shown(str(target)))}; cannot create the folder"):
         write_dataset(Regimen.single(100, "iv"), target, observation_times=[5], depot=False)
     with pytest.raises(PKModelError, match="^path: got ''; a file name is needed"):
         write_dataset(Regimen.single(100, "iv"), "", observation_times=[5], depot=False)
