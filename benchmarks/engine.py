@@ -51,8 +51,8 @@ def scenario(name: str) -> dict:
         def run():
             return simulate(model, regimen, TIMES).concentration
     elif name == "c":
+        from pkmodel.dosing.events import regimen_events
         from pkmodel.engine.ode import ode_amounts
-        from pkmodel.events import regimen_events
 
         model, regimen = _setup(None)
         ev = regimen_events(model, regimen, 1)

@@ -5,29 +5,65 @@
     >>> sim = simulate(model, Regimen.parse("500 mg PO bid for 14 days"))
 
 Units everywhere: mg, L, h, mg/L (= µg/mL), L/h, 1/h.
+
+The package's folders are its layers, each importing only the ones below it: ``engine/``
+(numbers only), the base modules (``units``, ``errors``, ``limits``, ``files``, ``model``,
+``params``), ``dosing/`` (regimens, datasets and the dosing rules), ``drugs/`` (patients, population
+factors, label rules), ``simulation/`` (the front door), ``analysis/`` (calibration, NCA, dose
+suggestions) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
 """
 
-from pkmodel import regimens
-from pkmodel.dataset import dataset_regimens, read_dataset, write_dataset
-from pkmodel.dosing import suggest_dose
+from pkmodel.analysis.nca import accumulation, nca
+from pkmodel.analysis.suggest import DoseSuggestion, suggest_dose
+from pkmodel.dosing import library as regimens
+from pkmodel.dosing.dataset import dataset_regimens, read_dataset, write_dataset
+from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.drugs.label import (
+    BreastfeedingWarning,
+    ContraindicationWarning,
+    HepaticImpairmentWarning,
+    LabelWarning,
+    LateDoseWarning,
+    MaximumDoseWarning,
+    PaediatricWarning,
+    PregnancyWarning,
+    RenalImpairmentWarning,
+    SevereHepaticImpairmentWarning,
+    SevereRenalImpairmentWarning,
+)
+from pkmodel.drugs.patients import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.interfaces.plot import concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
-from pkmodel.patients import Patient
-from pkmodel.regimen import Dose, Regimen
-from pkmodel.simulate import Simulation, simulate
-from pkmodel.simulate_dataset import simulate_dataset
+from pkmodel.simulation.simulate import Simulation, simulate
+from pkmodel.simulation.simulate_dataset import simulate_dataset
 
 __all__ = [
+    "BreastfeedingWarning",
+    "ContraindicationWarning",
     "Dose",
+    "DoseSuggestion",
+    "HepaticImpairmentWarning",
+    "LabelWarning",
+    "LateDoseWarning",
+    "MaximumDoseWarning",
     "Model",
     "PKModelError",
     "PKModelWarning",
+    "PaediatricWarning",
     "Patient",
+    "PregnancyWarning",
     "Regimen",
+    "RenalImpairmentWarning",
+    "SevereHepaticImpairmentWarning",
+    "SevereRenalImpairmentWarning",
     "Simulation",
+    "accumulation",
+    "concentration_time",
     "dataset_regimens",
     "load_params",
+    "nca",
     "read_dataset",
     "regimens",
     "simulate",

@@ -1,5 +1,5 @@
-"""``python -m pkmodel``: the same command as ``pkmodel`` (see :mod:`pkmodel.cli`)."""
+"""``python -m pkmodel``: the same command as ``pkmodel`` (see :mod:`pkmodel.interfaces.cli`)."""
 
-from pkmodel.cli import main
+from pkmodel.interfaces.cli import main
 
 raise SystemExit(main())

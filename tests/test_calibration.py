@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from pkmodel import load_params, simulate
-from pkmodel.errors import PKModelError
-from pkmodel.fit import (
+from pkmodel.analysis.fit import (
     TERMINAL_SHARE,
     Problem,
     calibrate,
@@ -21,6 +20,7 @@ from pkmodel.fit import (
     load_targets,
     predict_many,
 )
+from pkmodel.errors import PKModelError
 
 VARIANTS = [None, "alpha-5.56", "alpha-6.55"]
 # The objective is half the sum of squared z-scores; a refit that gains less than this is the same

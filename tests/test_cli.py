@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pkmodel.cli
-import pkmodel.plot
+import pkmodel.interfaces.cli
+import pkmodel.interfaces.plot
 from pkmodel import Regimen, load_params, simulate
-from pkmodel.cli import main
+from pkmodel.interfaces.cli import main
 from pkmodel.params import model_from_fields
 
 DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--duration", "14 d"]
@@ -127,8 +127,8 @@ def test_plot_axes_carry_units_and_other_formats(tmp_path, capsys, monkeypatch):
         drawn.append(original(sim, *args, **kwargs))
         return drawn[-1]
 
-    original = pkmodel.plot.concentration_time
-    monkeypatch.setattr(pkmodel.plot, "concentration_time", spy)
+    original = pkmodel.interfaces.plot.concentration_time
+    monkeypatch.setattr(pkmodel.interfaces.plot, "concentration_time", spy)
     for suffix, magic in [("png", PNG), ("pdf", b"%PDF"), ("svg", b"<?xml")]:
         path = tmp_path / f"c.{suffix}"
         assert run(capsys, *DEMO, "--plot", str(path), "--quiet") == (0, "", "")
@@ -206,7 +206,7 @@ def test_a_failed_output_leaves_every_target_unchanged(tmp_path, capsys, monkeyp
             f.write(b"half a pic")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pkmodel.cli, "_save_plot", broken)
+    monkeypatch.setattr(pkmodel.interfaces.cli, "_save_plot", broken)
     code, out, err = run(capsys, *DEMO, "--csv", str(csv), "--plot", str(png))
     assert code == 2 and out == ""
     assert err == f"pkmodel: error: --plot: got '{png}'; cannot write the file (No space left on device)\n"

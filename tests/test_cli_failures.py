@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import pkmodel.cli
-from pkmodel.cli import main
+import pkmodel.interfaces.cli
+from pkmodel.interfaces.cli import main
 
 # A small, fast simulation: 4 doses, 73 output times.
 FAST = ["simulate", "--dose", "500 mg", "--interval", "12 h", "--doses", "4", "--until", "3 d", "--step", "1 h"]
@@ -67,7 +67,7 @@ def broken_plot(sim, path, fmt):
 
 def test_a_failing_output_removes_the_folders_the_command_created(tmp_path, capsys, monkeypatch):
     (tmp_path / "old").mkdir()
-    monkeypatch.setattr(pkmodel.cli, "_save_plot", broken_plot)
+    monkeypatch.setattr(pkmodel.interfaces.cli, "_save_plot", broken_plot)
     csv, png = tmp_path / "new" / "deep" / "x.csv", tmp_path / "old" / "more" / "x.png"
     code, out, err = run(capsys, *FAST, "--csv", str(csv), "--plot", str(png))
     assert_one_error_line(code, out, err, "--plot")
@@ -79,7 +79,7 @@ def test_a_bug_is_still_a_traceback_but_leaves_nothing_behind(tmp_path, capsys, 
     def buggy(sim, path, fmt):
         raise ZeroDivisionError("a bug, not bad input")
 
-    monkeypatch.setattr(pkmodel.cli, "_save_plot", buggy)
+    monkeypatch.setattr(pkmodel.interfaces.cli, "_save_plot", buggy)
     with pytest.raises(ZeroDivisionError):
         main([*FAST, "--csv", str(tmp_path / "a" / "x.csv"), "--plot", str(tmp_path / "b" / "x.png")])
     assert tree(tmp_path) == []
@@ -118,7 +118,7 @@ def run_as_another_user(argvs, cwd):
     driver = textwrap.dedent(
         """
         import contextlib, io, json, sys
-        from pkmodel.cli import main
+        from pkmodel.interfaces.cli import main
         results = []
         for argv in json.loads(sys.argv[1]):
             out, err = io.StringIO(), io.StringIO()
@@ -178,7 +178,7 @@ def test_permission_errors_are_one_line_naming_the_option_and_path(shared_dir):
 SLOW_WRITER = textwrap.dedent(
     """
     import sys, time
-    import pkmodel.cli
+    import pkmodel.interfaces.cli
 
     def slow(sim, path):
         with open(path, "w") as f:
@@ -186,8 +186,8 @@ SLOW_WRITER = textwrap.dedent(
             f.flush()
         time.sleep(120)
 
-    pkmodel.cli._write_csv = slow
-    sys.exit(pkmodel.cli.main(sys.argv[1:]))
+    pkmodel.interfaces.cli._write_csv = slow
+    sys.exit(pkmodel.interfaces.cli.main(sys.argv[1:]))
     """
 )
 
@@ -233,7 +233,7 @@ def test_signals_in_process(tmp_path, capsys, monkeypatch, signum, code, line):
         time.sleep(5)  # the handler raises long before this ends
         raise AssertionError("the signal was not delivered")
 
-    monkeypatch.setattr(pkmodel.cli, "_write_csv", interrupted)
+    monkeypatch.setattr(pkmodel.interfaces.cli, "_write_csv", interrupted)
     before = signal.getsignal(signal.SIGTERM)
     assert run(capsys, *FAST, "--csv", str(tmp_path / "a" / "b.csv")) == (code, "", f"pkmodel: {line}\n")
     assert tree(tmp_path) == []

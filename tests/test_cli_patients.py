@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from pkmodel import Patient, Regimen, load_params, regimens, simulate, suggest_dose
-from pkmodel.cli import main
-from pkmodel.label import label_findings
-from pkmodel.patients import apply_patient, load_population_factors, renal_function
-from pkmodel.simulate import default_times
+from pkmodel.drugs.label import label_findings
+from pkmodel.drugs.patients import apply_patient, load_population_factors, renal_function
+from pkmodel.interfaces.cli import main
+from pkmodel.simulation.simulate import default_times
 
 # The library calls below issue the label's warnings too; the command's own are checked on stderr.
-pytestmark = pytest.mark.filterwarnings("ignore::pkmodel.label.LabelWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::pkmodel.drugs.label.LabelWarning")
 
 DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--duration", "14 d"]
 

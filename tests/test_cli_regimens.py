@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pkmodel import load_params, regimens, simulate
-from pkmodel.cli import main
-from pkmodel.label import LabelWarning
+from pkmodel.drugs.label import LabelWarning
+from pkmodel.interfaces.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -151,7 +151,7 @@ def test_bad_library_options(tmp_path, capsys, args, words):
 
 def test_regimen_in_words(tmp_path, capsys):
     from pkmodel import Regimen, load_params, simulate
-    from pkmodel.cli import main
+    from pkmodel.interfaces.cli import main
 
     text = "500 mg PO bid at 08:00,14:00 for 10 days"
     csv = tmp_path / "words.csv"
@@ -166,7 +166,7 @@ def test_regimen_in_words(tmp_path, capsys):
 
 
 def test_regimen_in_words_with_a_typo_is_one_line(capsys):
-    from pkmodel.cli import main
+    from pkmodel.interfaces.cli import main
 
     assert main(["simulate", "--regimen", "500 mg PO bid for 10 dayz"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Dose, Model, PKModelError, Regimen, simulate
-from pkmodel.dataset import MAX_ADDL, dataset_doses, dataset_regimens, read_dataset, write_dataset
+from pkmodel.dosing.dataset import MAX_ADDL, dataset_doses, dataset_regimens, read_dataset, write_dataset
 from pkmodel.errors import shown
-from pkmodel.simulate_dataset import simulate_dataset
+from pkmodel.simulation.simulate_dataset import simulate_dataset
 
 CL, V, K, KA = 2.0, 20.0, 0.1, 1.0
 IV = Model(cl=CL, v1=V)
@@ -506,7 +506,7 @@ def test_a_file_without_read_permission_is_a_pkmodel_error(tmp_path):
         secret.write_text("ID,TIME,EVID,AMT\n1,0,1,100\n")
         secret.chmod(0o000)
         code = (
-            "import json, sys\nfrom pkmodel import PKModelError\nfrom pkmodel.dataset import read_dataset\n"
+            "import json, sys\nfrom pkmodel import PKModelError\nfrom pkmodel.dosing.dataset import read_dataset\n"
             "try:\n    read_dataset(sys.argv[1])\nexcept PKModelError as err:\n"
             "    print(json.dumps([err.field, err.value, err.allowed]))\n"
         )

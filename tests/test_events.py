@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from pkmodel import Model, PKModelError, Regimen, events, simulate
+from pkmodel.dosing.regimen import Dose
 from pkmodel.engine.analytic import Events, _rates_after_events
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
-from pkmodel.regimen import Dose
-from pkmodel.simulate import Simulation, default_times
+from pkmodel.simulation.simulate import Simulation, default_times
 
 K, V = 0.1, 20.0  # one compartment: CL = 2 L/h
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pkmodel import PKModelError, PKModelWarning, Regimen
-from pkmodel.label import (
+from pkmodel.drugs.label import (
     BreastfeedingWarning,
     ContraindicationWarning,
     HepaticImpairmentWarning,
@@ -23,8 +23,8 @@ from pkmodel.label import (
     label_findings,
     load_label_rules,
 )
+from pkmodel.drugs.patients import Patient
 from pkmodel.params import data_dir
-from pkmodel.patients import Patient
 
 # The rules are mildronate's, from its population file (nothing is assumed about the drug).
 DRUG = "mildronate-populations"

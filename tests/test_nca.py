@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.nca import accumulation, nca
+from pkmodel.analysis.nca import accumulation, nca
 
 LN2 = math.log(2)
 
@@ -430,7 +430,7 @@ def test_dataset_with_addl_doses_and_two_subjects():
 
 
 def test_size_is_checked_before_allocating(monkeypatch):
-    monkeypatch.setattr("pkmodel.nca.MAX_CELLS", 10)
+    monkeypatch.setattr("pkmodel.analysis.nca.MAX_CELLS", 10)
     with pytest.raises(PKModelError, match="subject-samples"):
         nca(tidy(np.arange(11.0), np.ones(11)))
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.params import BASES, data_dir, shipped, shipped_populations
-from pkmodel.patients import (
+from pkmodel.drugs.patients import (
     RENAL_CATEGORIES,
     Patient,
     apply_patient,
@@ -20,6 +19,7 @@ from pkmodel.patients import (
     renal_category,
     renal_function,
 )
+from pkmodel.params import BASES, data_dir, shipped, shipped_populations
 
 # A fixed two-compartment oral model (not the shipped file, which is being recalibrated).
 # Its special populations are mildronate's (the model names the population file).

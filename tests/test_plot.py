@@ -1,4 +1,4 @@
-"""pkmodel.plot: what is drawn, on which Axes, with which units."""
+"""pkmodel.interfaces.plot: what is drawn, on which Axes, with which units."""
 
 import io
 import warnings
@@ -13,7 +13,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.plot import CONCENTRATION, TIME_DAYS, TIME_HOURS, concentration_time
+from pkmodel.interfaces.plot import CONCENTRATION, TIME_DAYS, TIME_HOURS, concentration_time
 
 ONE = Model(cl=5.7, v1=60, q=0.61, v2=11.2, ka=2.0, f=0.78, name="test drug")
 POPULATION = ONE.replace(cl=np.linspace(3.0, 9.0, 25), v1=np.linspace(45.0, 75.0, 25)[::-1])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.regimen import Dose
+from pkmodel.dosing.regimen import Dose
 
 
 def times(regimen):

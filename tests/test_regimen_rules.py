@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
+from pkmodel.dosing.regimen import Dose
 from pkmodel.limits import MAX_DOSES, MAX_TIME_H
-from pkmodel.regimen import Dose
 from pkmodel.units import parse_clock
 
 K, V = 0.1, 20.0  # one compartment: CL = K·V
@@ -370,7 +370,7 @@ def test_end_of_day_only_where_allowed():
 
 
 def test_label_cut_off_uses_the_same_parser():
-    from pkmodel.label import load_label_rules
+    from pkmodel.drugs.label import load_label_rules
 
     assert load_label_rules("mildronate-populations", late_dose_after="24:00").late_dose_after == 24.0
     with pytest.raises(PKModelError) as err:

@@ -1,4 +1,4 @@
-"""Tests for pkmodel.regimen_text: hand-written dose lists, error messages and property tests."""
+"""Tests for pkmodel.dosing.text: hand-written dose lists, error messages and property tests."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pkmodel.dosing.regimen import Regimen
+from pkmodel.dosing.text import parse_regimen
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
-from pkmodel.regimen import Regimen
-from pkmodel.regimen_text import parse_regimen
 
 
 def infusion_h(dose) -> float:

@@ -1,4 +1,4 @@
-"""The label regimen library (params/regimens.toml, pkmodel.regimens): every entry builds, simulates,
+"""The label regimen library (params/regimens.toml, pkmodel.dosing.library): every entry builds, simulates,
 keeps the source's ranges as variants, and says what it read from which sentence."""
 
 import re
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pkmodel import PKModelError, Regimen, load_params, regimens, simulate
-from pkmodel.label import LabelWarning
+from pkmodel.drugs.label import LabelWarning
 from pkmodel.params import data_dir
 from pkmodel.units import parse_quantity
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.simulate import default_times
+from pkmodel.simulation.simulate import default_times
 
 K, V = 0.1, 20.0  # one compartment: CL = 2 L/h
 

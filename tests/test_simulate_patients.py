@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
-from pkmodel.label import LabelWarning, LateDoseWarning, MaximumDoseWarning, SevereRenalImpairmentWarning
-from pkmodel.patients import Patient, load_population_factors
+from pkmodel.drugs.label import LabelWarning, LateDoseWarning, MaximumDoseWarning, SevereRenalImpairmentWarning
+from pkmodel.drugs.patients import Patient, load_population_factors
 
 MORNING = Regimen.daily("500 mg", ["08:00"], days=14)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pkmodel import Regimen, load_params, simulate
-from pkmodel.fit import Problem, calibrate, load_calibration
+from pkmodel.analysis.fit import Problem, calibrate, load_calibration
 
 # FDA label, theophylline (anhydrous) extended-release tablets, Clinical Pharmacology.
 LABEL_CL_ML_KG_MIN, LABEL_V_L_KG, WEIGHT_KG = 0.65, 0.45, 70.0  # Table I; Distribution; reference adult

@@ -1,7 +1,7 @@
 """The label's safety rules: contraindications, cautions, maximum daily dose and dose timing.
 
-:func:`check_label` looks at a :class:`~pkmodel.patients.Patient` and a
-:class:`~pkmodel.regimen.Regimen` and issues one Python warning per rule met, each of a
+:func:`check_label` looks at a :class:`~pkmodel.drugs.patients.Patient` and a
+:class:`~pkmodel.dosing.regimen.Regimen` and issues one Python warning per rule met, each of a
 ``pkmodel`` warning class and each quoting the label sentence it enforces; it returns the
 messages. :func:`label_findings` does the same without warning (for code that wants the facts).
 Nothing is printed.
@@ -29,7 +29,7 @@ clock time of a dose is its time modulo 24 h and its calendar day is ``floor(tim
 
 The rules' numbers and sentences live in the drug's population file (table ``[label]``, e.g.
 ``params/mildronate-populations.toml``), read by :func:`load_label_rules`; the renal categories
-and Cockcroft–Gault come from :mod:`pkmodel.patients`. Every rule is optional: a drug whose label
+and Cockcroft–Gault come from :mod:`pkmodel.drugs.patients`. Every rule is optional: a drug whose label
 has no late-dose rule, no paediatric age or no renal grades leaves it out (then it is not
 checked), and a drug without a ``[label]`` table has no rules at all.
 """
@@ -45,9 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from pkmodel.errors import PKModelError, PKModelWarning
-from pkmodel.model import checked_number
-from pkmodel.patients import (
+from pkmodel.dosing.regimen import Regimen
+from pkmodel.drugs.patients import (
     CHILD_PUGH,
     RENAL_CATEGORIES,
     Drug,
@@ -59,7 +58,8 @@ from pkmodel.patients import (
     renal_evidence,
     renal_function,
 )
-from pkmodel.regimen import Regimen
+from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.model import checked_number
 from pkmodel.units import parse_clock
 
 # --- warning classes ----------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def label_findings(
     give one finding per rule, counting the subjects concerned.
 
     ``rules``: the drug's :class:`LabelRules`, or the drug itself (its :class:`Model` or
-    population file, see :data:`pkmodel.patients.Drug`); ``factors``: its population factors
+    population file, see :data:`pkmodel.drugs.patients.Drug`); ``factors``: its population factors
     (renal categories), by default the drug ``rules`` names. Nothing is assumed about the drug:
     without rules this is an error."""
     r = rules_of(rules, "label_findings")
@@ -294,7 +294,7 @@ def label_findings(
     found: list[Finding] = []
     if patient is not None:
         if not isinstance(patient, Patient):
-            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.patients.Patient or None")
+            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.drugs.patients.Patient or None")
         found += _patient_findings(patient, r, factors)
     if regimen is not None:
         if not isinstance(regimen, Regimen):
@@ -435,7 +435,7 @@ def _elderly_note(elderly: Any, r: LabelRules, mask: Any = True) -> str:
 
 def _dose_hint(r: LabelRules) -> str:
     also = f" Also: {r.quotes['monitoring']}" if "monitoring" in r.quotes else ""
-    return f"{also} (pkmodel.dosing.suggest_dose matches the reference exposure.)"
+    return f"{also} (pkmodel.analysis.suggest.suggest_dose matches the reference exposure.)"
 
 
 def _regimen_findings(regimen: Regimen, r: LabelRules) -> list[Finding]:

@@ -1,8 +1,8 @@
 """Simulate a NONMEM-style dataset: ``simulate_dataset(model, df)`` -> its observation records
 with the model's concentration.
 
-Orchestration only: the records are read and turned into doses by :mod:`pkmodel.dataset`, and
-every number comes from :func:`pkmodel.simulate.simulate`. Units: TIME h, concentrations mg/L.
+Orchestration only: the records are read and turned into doses by :mod:`pkmodel.dosing.dataset`, and
+every number comes from :func:`pkmodel.simulation.simulate.simulate`. Units: TIME h, concentrations mg/L.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pkmodel.dataset import DoseRecord, dataset_doses, individuals, read_dataset
+from pkmodel.dosing.dataset import DoseRecord, dataset_doses, individuals, read_dataset
+from pkmodel.dosing.events import bolus_arrival_times
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
-from pkmodel.events import bolus_arrival_times
 from pkmodel.model import Model
-from pkmodel.regimen import Regimen
-from pkmodel.simulate import simulate
+from pkmodel.simulation.simulate import simulate
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Model) if f.name not in ("name", "populations"))
 # Subjects x output times evaluated at once; larger groups are split into chunks.
@@ -43,8 +43,8 @@ def simulate_dataset(
     ``model``: one subject's :class:`Model` (scalar parameters). Its absorption rate decides the
     compartment numbering: with ``ka`` (or ``parameters`` giving ka) CMT 1 is the depot and
     2 the central compartment (ADVAN2/4), without it CMT 1 is central (ADVAN1/3); see
-    :func:`pkmodel.dataset.dataset_regimens` for every dosing rule. ``df``: a dataset (frame or
-    CSV path), checked with :func:`pkmodel.dataset.read_dataset`. ``parameters``: model field ->
+    :func:`pkmodel.dosing.dataset.dataset_regimens` for every dosing rule. ``df``: a dataset (frame or
+    CSV path), checked with :func:`pkmodel.dosing.dataset.read_dataset`. ``parameters``: model field ->
     column, e.g. ``{"cl": "CL", "v1": "V"}``; each ID's value (which must be the same on every
     record of that ID) replaces the model's field for that subject. ``rate_column`` /
     ``duration_column``: the columns read for RATE = -1 / -2.

@@ -7,7 +7,7 @@ AUC mg·h/L). A regimen's *period* is its dosing interval tau (24 h for doses at
 day); the last period is the last full interval inside the window: it ends with the last dose
 whose following interval ends by the last output time, and starts at the earliest dose within
 one interval before that dose (for a window covering the whole regimen, the last period of
-:meth:`pkmodel.regimen.Regimen.last_period`).
+:meth:`pkmodel.dosing.regimen.Regimen.last_period`).
     cmax, tmax      highest concentration and its time: the grid maximum refined by a bracketing
                     minimiser on the exact curve (so a peak between grid points is not missed).
     cmin            trough: concentration just before the last dose inside the window (left
@@ -17,7 +17,7 @@ one interval before that dose (for a window covering the whole regimen, the last
     cavg            auc_tau / tau, the average concentration over the last period.
     cavg_ss         average concentration at steady state of the last period's doses,
                     F·(amount per period) / (CL·tau), with each dose's own F (see
-                    :mod:`pkmodel.events`).
+                    :mod:`pkmodel.dosing.events`).
     accumulation    AUC over a period at steady state / AUC over the first period. For linear
                     kinetics the steady-state period AUC equals the AUC from 0 to infinity of one
                     period's doses, F·amount/CL, so no simulation to steady state is needed.

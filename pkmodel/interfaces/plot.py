@@ -22,7 +22,7 @@ from pkmodel.errors import PKModelError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from pkmodel.simulate import Simulation
+    from pkmodel.simulation.simulate import Simulation
 
 TIME_HOURS = "Time (h)"
 TIME_DAYS = "Time (days)"

@@ -2,7 +2,7 @@
 
 Orchestration only: the inputs are checked (and their size estimated against
 :mod:`pkmodel.limits` before anything large is allocated), the regimen becomes engine events by
-the dosing rules of :mod:`pkmodel.events`, and the engine computes. Concentrations are kept as
+the dosing rules of :mod:`pkmodel.dosing.events`, and the engine computes. Concentrations are kept as
 one array (n_subjects, n_times), computed on first use; the tidy DataFrame and the
 per-compartment amounts are built only when asked for, so a population of 10,000 subjects stays
 a 2-D array.
@@ -23,16 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pkmodel import events, exposure
+from pkmodel.dosing import events
+from pkmodel.dosing.events import regimen_events
+from pkmodel.dosing.regimen import Regimen
+from pkmodel.drugs.label import check_label as warn_label
+from pkmodel.drugs.label import load_label_rules
+from pkmodel.drugs.patients import Patient, PopulationFactors, apply_patient, load_population_factors
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate, uniform_step
 from pkmodel.errors import PKModelError
-from pkmodel.events import regimen_events
-from pkmodel.label import check_label as warn_label
-from pkmodel.label import load_label_rules
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
-from pkmodel.patients import Patient, PopulationFactors, apply_patient, load_population_factors
-from pkmodel.regimen import Regimen
+from pkmodel.simulation import exposure
 from pkmodel.units import parse_quantity
 
 __all__ = ["METHODS", "Simulation", "default_times", "simulate"]
@@ -287,7 +288,7 @@ class Simulation:
 
     def summary(self) -> pd.DataFrame:
         """Exposure metrics per subject (one row each) over the simulated window (the output
-        times); see :func:`pkmodel.exposure.summarise`."""
+        times); see :func:`pkmodel.simulation.exposure.summarise`."""
         return exposure.summarise(self._exposure_inputs())
 
     def _exposure_inputs(self) -> exposure.Inputs:
@@ -322,8 +323,8 @@ class Simulation:
         )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Concentration-time plot (see :func:`pkmodel.plot.concentration_time`)."""
-        from pkmodel.plot import concentration_time
+        """Concentration-time plot (see :func:`pkmodel.interfaces.plot.concentration_time`)."""
+        from pkmodel.interfaces.plot import concentration_time
 
         return concentration_time(self, ax=ax, **kwargs)
 
@@ -385,11 +386,11 @@ def simulate(
     ``model``: a :class:`Model` (array parameters give one subject per element);
     ``regimen``: a :class:`Regimen`; ``times``: sorted output times in h (numbers, or strings
     such as "12 h"), by default :func:`default_times`. ``patient``: a
-    :class:`pkmodel.patients.Patient` whose renal and hepatic function scale the clearance
+    :class:`pkmodel.drugs.patients.Patient` whose renal and hepatic function scale the clearance
     (``factors``: the population factors, by default those of the model's population file). When
     the model names a population file with label rules (``model.populations``, e.g. the shipped
     mildronate model), every label rule
-    the patient or the regimen meets issues a :class:`pkmodel.label.LabelWarning`;
+    the patient or the regimen meets issues a :class:`pkmodel.drugs.label.LabelWarning`;
     ``check_label=False`` skips that for regimens that are not prescriptions (published study
     doses to match, trial doses while searching). Returns a :class:`Simulation` whose
     ``concentration`` is in mg/L.

@@ -1,6 +1,6 @@
 """Non-compartmental analysis (NCA) of concentration-time data with PKNCA's conventions and names.
 
-    >>> table = nca(sim)                                    # a pkmodel.simulate.Simulation
+    >>> table = nca(sim)                                    # a pkmodel.simulation.simulate.Simulation
     >>> table = nca(frame, subject="id", time="t", conc="c", dose=500.0)   # a tidy DataFrame
     >>> table = nca(read_dataset("study.csv"), depot=True)  # a NONMEM-style dataset
 
@@ -138,13 +138,13 @@ def nca(
 
     ``data``, one of:
 
-    - a :class:`pkmodel.simulate.Simulation`: its ``times`` and ``concentration``; the doses and
+    - a :class:`pkmodel.simulation.simulate.Simulation`: its ``times`` and ``concentration``; the doses and
       the route come from its regimen (extravascular when any dose is oral; the dose is the
       nominal amount); subjects are numbered 0, 1, ... in a ``subject`` column.
     - a NONMEM-style dataset (a DataFrame with ``ID``, ``TIME``, ``EVID`` and ``DV`` columns, as
-      :func:`pkmodel.dataset.read_dataset` returns; it is checked again here): observations are
+      :func:`pkmodel.dosing.dataset.read_dataset` returns; it is checked again here): observations are
       the EVID 0 records (without MDV = 1), doses the dose records with their ADDL doses (read by
-      :func:`pkmodel.dataset.dataset_doses`; ``depot`` says how CMT is numbered, as there);
+      :func:`pkmodel.dosing.dataset.dataset_doses`; ``depot`` says how CMT is numbered, as there);
       subjects in an ``ID`` column.
     - a tidy DataFrame with columns ``subject``, ``time`` (h) and ``conc`` (mg/L) (names
       configurable), one row per sample, times increasing within a subject. Doses are then
@@ -209,7 +209,7 @@ def accumulation(table: pd.DataFrame, first: tuple[float, float], steady: tuple[
     ``rac.auctau`` = AUCτ(steady)/AUCτ(first) and ``rac.cmax`` = Cmax(steady)/Cmax(first)
     (dimensionless). ``first`` and ``steady``: the (start, end) pairs (h) given to :func:`nca`."""
     if not isinstance(table, pd.DataFrame) or not {"start", "end", "auctau", "cmax"} <= set(table.columns):
-        raise PKModelError("table", type(table).__name__, "a table returned by pkmodel.nca.nca")
+        raise PKModelError("table", type(table).__name__, "a table returned by pkmodel.analysis.nca.nca")
     subject = table.columns[0]
     rows = []
     for name, (a, b) in (("first", first), ("steady", steady)):
@@ -270,7 +270,7 @@ def _is_number(x: Any) -> bool:
 
 
 def _is_simulation(data: Any) -> bool:
-    from pkmodel.simulate import Simulation
+    from pkmodel.simulation.simulate import Simulation
 
     return isinstance(data, Simulation)
 
@@ -305,7 +305,7 @@ def _from_simulation(sim: Any) -> _Profiles:
 
 
 def _from_dataset(data: pd.DataFrame, depot: bool | None) -> _Profiles:
-    from pkmodel.dataset import dataset_doses, read_dataset
+    from pkmodel.dosing.dataset import dataset_doses, read_dataset
 
     if not isinstance(depot, bool):
         raise PKModelError(

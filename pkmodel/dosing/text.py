@@ -5,7 +5,7 @@ not know ("100 mg q 24" loses "mg"). Here a tokenizer and a small recursive-desc
 every word: a word that fits nowhere raises :class:`PKModelError` quoting it, giving its word
 number and character position and saying what was expected there. Every number + unit goes
 through :func:`pkmodel.units.parse_quantity`, and the result is built with the constructors of
-:class:`pkmodel.regimen.Regimen`, so text and code give identical doses.
+:class:`pkmodel.dosing.regimen.Regimen`, so text and code give identical doses.
 
 Grammar (keywords and routes case-insensitive; dots in words ignored, so "p.o." is "po"; units are
 read by units.py, which is case-sensitive except that time units have no case clash)::
@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import NoReturn
 
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
-from pkmodel.regimen import Regimen
 from pkmodel.units import parse_clock, parse_quantity
 
 # An error quotes this many characters either side of the bad word, not the whole text: a

@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pkmodel.dosing.regimen import Dose, Regimen
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 from pkmodel.model import Model
-from pkmodel.regimen import Dose, Regimen
 
 COMPARTMENT = {"iv": CENTRAL, "oral": DEPOT, "peripheral": PERIPHERAL}
 

@@ -9,7 +9,7 @@ The semantics are NONMEM's PREDPP (Users Guide VI, chapter V, and the EVID/ADDL/
 each rule is written where it is applied (:func:`read_dataset` for the records,
 :func:`dataset_regimens` for the doses) and has a test in ``tests/test_dataset.py``. Timing of
 observations against doses at the same TIME is handled by
-:func:`pkmodel.simulate_dataset.simulate_dataset`. Nothing here simulates.
+:func:`pkmodel.simulation.simulate_dataset.simulate_dataset`. Nothing here simulates.
 
 Units: TIME, II, ALAG and durations in h; AMT in mg; RATE in mg/h.
 """
@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pkmodel.dosing.regimen import Dose, Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.files import write_files
-from pkmodel.regimen import Dose, Regimen
 from pkmodel.units import read_number
 
 #: Columns with a meaning in PREDPP; every other column is carried along untouched.
@@ -475,7 +475,7 @@ def dataset_regimens(
     7. A reset (EVID 3, 4) or an SS = 1 record cancels what earlier records have not yet given:
        their ADDL doses at or after its TIME, and dose records at the same TIME above it (they
        would be wiped at once). Lagged doses still due and running infusions are stopped by the
-       simulation's reset (see :func:`pkmodel.simulate.regimen_events`).
+       simulation's reset (see :func:`pkmodel.simulation.simulate.regimen_events`).
 
     EVID 0 and 2 records give no doses.
     """

@@ -275,8 +275,8 @@ class Regimen:
 
     @classmethod
     def parse(cls, text: str) -> Regimen:
-        """A regimen from text such as "500 mg IV q12h x 14 d" (see :mod:`pkmodel.regimen_text`)."""
-        from pkmodel.regimen_text import parse_regimen
+        """A regimen from text such as "500 mg IV q12h x 14 d" (see :mod:`pkmodel.dosing.text`)."""
+        from pkmodel.dosing.text import parse_regimen
 
         return parse_regimen(text)
 

@@ -42,13 +42,9 @@ from pkmodel import (
     simulate,
     suggest_dose,
 )
-from pkmodel.dosing import TARGETS, DoseSuggestion
-from pkmodel.errors import MAX_SHOWN, shown
-from pkmodel.files import write_files
-from pkmodel.label import load_label_rules
-from pkmodel.limits import MAX_TIMES
-from pkmodel.params import model_from_fields
-from pkmodel.patients import (
+from pkmodel.analysis.suggest import TARGETS, DoseSuggestion
+from pkmodel.drugs.label import load_label_rules
+from pkmodel.drugs.patients import (
     CHILD_PUGH,
     RENAL_CATEGORIES,
     PopulationFactors,
@@ -58,7 +54,11 @@ from pkmodel.patients import (
     renal_evidence,
     renal_function,
 )
-from pkmodel.simulate import Simulation, default_times
+from pkmodel.errors import MAX_SHOWN, shown
+from pkmodel.files import write_files
+from pkmodel.limits import MAX_TIMES
+from pkmodel.params import model_from_fields
+from pkmodel.simulation.simulate import Simulation, default_times
 from pkmodel.units import parse_quantity, read_number
 
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
@@ -718,7 +718,7 @@ def _round(value: float) -> str:
 def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
     from matplotlib.figure import Figure
 
-    from pkmodel.plot import concentration_time
+    from pkmodel.interfaces.plot import concentration_time
 
     # A figure outside pyplot: nothing to show or close, and no display needed.
     ax = Figure(figsize=(7.0, 4.2), layout="constrained").add_subplot()

@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.params import data_dir
-from pkmodel.regimen import Regimen
 from pkmodel.units import format_quantity, parse_quantity
 
 FILE = "regimens.toml"

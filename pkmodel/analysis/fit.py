@@ -20,7 +20,7 @@ Predictions are exact and cheap: the model is linear, so every target of one reg
 engine's closed form gives directly (``transfer_matrix``, ``steady_state``). A peak is where the
 central amount's slope (the model's mass balance) changes sign, found by a bracketing root
 search to rounding accuracy, so the objective is smooth enough for finite-difference gradients.
-:func:`predict` checks every value against a full :func:`pkmodel.simulate` run in the tests.
+:func:`predict` checks every value against a full :func:`pkmodel.simulation.simulate` run in the tests.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ import pandas as pd
 from scipy.optimize import elementwise, least_squares
 from scipy.special import expit, logit
 
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.engine.analytic import CENTRAL, DEPOT, N_STATES, Kinetics, transfer_matrix
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
 from pkmodel.model import LN2, Model
 from pkmodel.params import data_dir, load_params, model_from_fields
-from pkmodel.regimen import Regimen
 from pkmodel.units import parse_quantity
 
 REGIMEN_METRICS = ("cmax", "tmax", "auc_0_24", "cmax_ss")

@@ -32,11 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from pkmodel.errors import PKModelError
-from pkmodel.events import bioavailability
-from pkmodel.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
-from pkmodel.model import Model
-from pkmodel.patients import (
+from pkmodel.dosing.events import bioavailability
+from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.drugs.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
+from pkmodel.drugs.patients import (
     Drug,
     Patient,
     PopulationFactors,
@@ -47,8 +46,9 @@ from pkmodel.patients import (
     renal_evidence,
     renal_function,
 )
-from pkmodel.regimen import Dose, Regimen
-from pkmodel.simulate import simulate
+from pkmodel.errors import PKModelError
+from pkmodel.model import Model
+from pkmodel.simulation.simulate import simulate
 
 TARGETS = {"auc": ("steady-state AUC", "mg·h/L"), "cmax": ("steady-state Cmax", "mg/L")}
 _ROUTE_WORD = {"oral": "oral", "iv": "IV"}
@@ -121,7 +121,7 @@ def suggest_dose(
         raise PKModelError("target", target, f"allowed: {', '.join(TARGETS)}")
     for field, who in (("patient", patient), ("reference_patient", reference_patient)):
         if who is not None and not isinstance(who, Patient):
-            raise PKModelError(field, type(who).__name__, "expected a pkmodel.patients.Patient or None")
+            raise PKModelError(field, type(who).__name__, "expected a pkmodel.drugs.patients.Patient or None")
         if who is not None and who.n_subjects is not None:
             raise PKModelError(field, repr(who), "suggest_dose works for one patient: scalar covariates")
     f = factors_of(model if factors is None else factors, "suggest_dose")

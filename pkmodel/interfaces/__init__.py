@@ -1,0 +1,1 @@
+"""What people touch: the ``pkmodel`` command (:mod:`.cli`) and the pictures (:mod:`.plot`)."""
