@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pkmodel import Model, PKModelError, Regimen, events, simulate
+from pkmodel import Model, PKModelError, Regimen, simulate
+from pkmodel.dosing import events
 from pkmodel.dosing.regimen import Dose
 from pkmodel.engine.analytic import Events, _rates_after_events
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
