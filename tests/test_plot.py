@@ -124,7 +124,7 @@ def test_overlay_keeps_the_time_unit_of_the_axes():
 
 
 def test_simulation_plot_delegates_and_saves_headless():
-    ax = simulate(ONE, ORAL_ONCE).plot(log=True)
+    ax = concentration_time(simulate(ONE, ORAL_ONCE), log=True)
     assert ax.get_yscale() == "log"
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format="png")

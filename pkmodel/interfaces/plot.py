@@ -1,7 +1,7 @@
 """Pictures of a simulation (matplotlib).
 
 Every function takes an optional ``ax`` and returns the :class:`matplotlib.axes.Axes` it drew on.
-Without ``ax`` a new figure is made with ``pyplot.subplots``, so that in Jupyter ``sim.plot()``
+Without ``ax`` a new figure is made with ``pyplot.subplots``, so that in Jupyter ``concentration_time(sim)``
 shows the picture the way every matplotlib user expects; ``ax.figure.savefig("out.png")`` saves
 it. The command line draws on a figure of its own (no pyplot state), so it works headless.
 

@@ -322,11 +322,6 @@ class Simulation:
             trough_time=float(later[-1]) if later.size else None,
         )
 
-    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Concentration-time plot (see :func:`pkmodel.interfaces.plot.concentration_time`)."""
-        from pkmodel.interfaces.plot import concentration_time
-
-        return concentration_time(self, ax=ax, **kwargs)
 
 
 def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float, float] | None:
