@@ -56,7 +56,6 @@ from pkmodel.drugs.patients import (
 )
 from pkmodel.errors import MAX_SHOWN, shown
 from pkmodel.files import write_files
-from pkmodel.limits import MAX_TIMES
 from pkmodel.params import model_from_fields
 from pkmodel.simulation.simulate import Simulation, default_times
 from pkmodel.units import parse_quantity, read_number
@@ -657,22 +656,12 @@ def _wrapped(text: str, indent: str, subsequent: str | None = None) -> list[str]
 
 
 def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.ndarray | None:
-    """Output times (h) from --until/--step; the default grid fills in what is not given. Dose
-    and infusion-end times of IV doses are added so that the peaks are on the grid."""
+    """Output times (h) from --until/--step; the default grid fills in what is not given."""
     if args.until is None and args.step is None:
         return None
-    default = default_times(model, regimen)
-    end = float(default[-1]) if args.until is None else parse_quantity(args.until, "time", field="--until")
-    step = parse_quantity(args.step, "time", field="--step") if args.step else float(np.median(np.diff(default)))
-    if not end > 0:
-        raise PKModelError("--until", args.until, "must be > 0")
-    if not step > 0:
-        raise PKModelError("--step", args.step, "must be > 0")
-    if end / step >= MAX_TIMES:
-        raise PKModelError("--step", args.step, f"gives {end / step:.3g} points up to {end:g} h; at most {MAX_TIMES:,}")
-    grid = np.round(np.arange(int(np.ceil(end / step)) + 1) * step, 10)
-    peaks = [d.time + d.duration for d in regimen.doses if d.route == "iv" and d.time + d.duration <= end]
-    return np.union1d(grid[grid < end - 1e-9 * step], [end, *peaks])
+    end = None if args.until is None else parse_quantity(args.until, "time", field="--until", positive=True)
+    step = None if args.step is None else parse_quantity(args.step, "time", field="--step", positive=True)
+    return default_times(model, regimen, end=end, step=step)
 
 
 def describe(model: Model) -> str:

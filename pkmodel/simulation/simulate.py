@@ -46,46 +46,53 @@ _NICE_STEPS = (1 / 60, 1 / 30, 1 / 12, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 _HEAD = 5
 
 
-def default_times(model: Model, regimen: Regimen) -> np.ndarray:
+def default_times(model: Model, regimen: Regimen, *, end: float | None = None, step: float | None = None) -> np.ndarray:
     """A grid from 0 through the regimen (at least to the end of its last period) plus a washout
     of 5 terminal half-lives (median subject), with a step that resolves absorption and
     distribution (about a tenth of the fastest time scale), and every IV bolus and IV infusion
-    end added so that peaks are on it.
+    end added so that peaks are on it. ``end`` and ``step`` (h) replace the default end or step;
+    the grid always holds ``end`` itself.
 
     Raises :class:`PKModelError` before allocating when the grid would end beyond
     ``limits.MAX_TIME_H`` or hold more than ``limits.MAX_TIMES`` points (a very slow
     elimination or a long regimen with a fast time scale): give the output times explicitly.
     """
     doses = regimen.doses
-    typical_f = float(np.median(np.asarray(model.f, dtype=float)))
-    scales = [float(np.median(model.t_half_alpha))]
-    if model.ka is not None and "oral" in regimen.routes:
-        scales.append(float(np.median(np.log(2) / np.asarray(model.ka))))
-    if regimen.interval is not None:
-        scales.append(regimen.interval)
-    scales += [float(x) for x in events.durations(doses, typical_f) if x > 0]
-    washout = 5 * float(np.median(model.t_half_beta))
-    period = regimen.last_period()
-    end = max(events.latest_time(model, regimen) + washout, 0.0 if period is None else period[1])
-    if not end <= MAX_TIME_H:
-        raise PKModelError(
-            "times",
-            f"a default grid to {end:.6g} h (the regimen plus 5 terminal half-lives of {washout / 5:.6g} h)",
-            f"at most {MAX_TIME_H:g} h (limits.MAX_TIME_H): give the output times explicitly",
-        )
-    end = float(np.ceil(end))
-    step = max([s for s in _NICE_STEPS if s <= min(scales) / 10] or [_NICE_STEPS[0]])
+    if end is None:
+        washout = 5 * float(np.median(model.t_half_beta))
+        period = regimen.last_period()
+        end = max(events.latest_time(model, regimen) + washout, 0.0 if period is None else period[1])
+        if not end <= MAX_TIME_H:
+            raise PKModelError(
+                "times",
+                f"a default grid to {end:.6g} h (the regimen plus 5 terminal half-lives of {washout / 5:.6g} h)",
+                f"at most {MAX_TIME_H:g} h (limits.MAX_TIME_H): give the output times explicitly",
+            )
+        end = float(np.ceil(end))
+    elif not 0 < end <= MAX_TIME_H:
+        raise PKModelError("times", f"a grid to {end:g} h", f"an end > 0 and at most {MAX_TIME_H:g} h (limits.MAX_TIME_H)")
+    if step is None:
+        typical_f = float(np.median(np.asarray(model.f, dtype=float)))
+        scales = [float(np.median(model.t_half_alpha))]
+        if model.ka is not None and "oral" in regimen.routes:
+            scales.append(float(np.median(np.log(2) / np.asarray(model.ka))))
+        if regimen.interval is not None:
+            scales.append(regimen.interval)
+        scales += [float(x) for x in events.durations(doses, typical_f) if x > 0]
+        step = max([s for s in _NICE_STEPS if s <= min(scales) / 10] or [_NICE_STEPS[0]])
+    elif not step > 0:
+        raise PKModelError("times", f"a grid every {step:g} h", "a step > 0")
     # The model's F and lag do not apply to IV doses: their peaks are the same for every subject.
-    peaks = events.infusion_ends([d for d in doses if d.route == "iv"])
-    points = int(end / step) + 1 + len(peaks)
-    if points > MAX_TIMES:
+    peaks = [t for t in events.infusion_ends([d for d in doses if d.route == "iv"]) if t <= end]
+    steps = int(end / step * (1 + 1e-12))  # a rounding residue must not drop the last step
+    if steps + 2 + len(peaks) > MAX_TIMES:
         raise PKModelError(
             "times",
-            f"a default grid of {points} points (every {step:g} h to {end:g} h)",
+            f"a grid of {steps + 1} points (every {step:g} h to {end:g} h)",
             f"at most {MAX_TIMES} output times (limits.MAX_TIMES): give a coarser grid of times explicitly",
         )
-    grid = np.arange(0.0, end + step / 2, step)
-    return np.union1d(np.round(grid, 10), peaks)
+    grid = np.round(np.arange(steps + 1) * step, 10)
+    return np.union1d(grid[grid < end - 1e-9 * step], [end, *peaks])
 
 
 def _times(times: Any) -> np.ndarray:
