@@ -31,7 +31,7 @@ from pkmodel.drugs.label import (
     SevereHepaticImpairmentWarning,
     SevereRenalImpairmentWarning,
 )
-from pkmodel.drugs.patients import Patient
+from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
 from pkmodel.interfaces.plot import concentration_time
 from pkmodel.model import Model

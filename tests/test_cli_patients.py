@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from pkmodel import Patient, Regimen, load_params, regimens, simulate, suggest_dose
+from pkmodel.drugs.clearance import apply_patient, renal_function
 from pkmodel.drugs.label import label_findings
-from pkmodel.drugs.patients import apply_patient, load_population_factors, renal_function
+from pkmodel.drugs.populations import load_population_factors
 from pkmodel.interfaces.cli import main
 from pkmodel.simulation.simulate import default_times
 

@@ -8,7 +8,9 @@ import pytest
 
 from pkmodel import Model, PKModelError, Regimen, simulate
 from pkmodel.analysis.suggest import DoseSuggestion, _cmax, _maintenance, suggest_dose
-from pkmodel.drugs.patients import Patient, apply_patient, clearance_scale, load_population_factors
+from pkmodel.drugs.clearance import apply_patient, clearance_scale
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import load_population_factors
 
 DRUG = "mildronate-populations"  # the model's special populations are mildronate's
 MODEL = Model(cl=5.7, v1=55.0, q=0.6, v2=11.0, ka=2.0, f=0.78, populations=DRUG)

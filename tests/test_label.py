@@ -23,7 +23,7 @@ from pkmodel.drugs.label import (
     label_findings,
     load_label_rules,
 )
-from pkmodel.drugs.patients import Patient
+from pkmodel.drugs.patient import Patient
 from pkmodel.params import data_dir
 
 # The rules are mildronate's, from its population file (nothing is assumed about the drug).

@@ -9,16 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.drugs.patients import (
-    RENAL_CATEGORIES,
-    Patient,
-    apply_patient,
-    clearance_scale,
-    cockcroft_gault,
-    load_population_factors,
-    renal_category,
-    renal_function,
-)
+from pkmodel.drugs.clearance import apply_patient, clearance_scale, renal_category, renal_function
+from pkmodel.drugs.covariates import RENAL_CATEGORIES
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import load_population_factors
+from pkmodel.drugs.renal import cockcroft_gault
 from pkmodel.params import BASES, data_dir, shipped, shipped_populations
 
 # A fixed two-compartment oral model (not the shipped file, which is being recalibrated).

@@ -7,7 +7,8 @@ import pytest
 
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
 from pkmodel.drugs.label import LabelWarning, LateDoseWarning, MaximumDoseWarning, SevereRenalImpairmentWarning
-from pkmodel.drugs.patients import Patient, load_population_factors
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import load_population_factors
 
 MORNING = Regimen.daily("500 mg", ["08:00"], days=14)
 

@@ -34,18 +34,10 @@ import numpy as np
 
 from pkmodel.dosing.events import bioavailability
 from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.drugs.clearance import apply_patient, clearance_scale, renal_category, renal_evidence, renal_function
 from pkmodel.drugs.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
-from pkmodel.drugs.patients import (
-    Drug,
-    Patient,
-    PopulationFactors,
-    apply_patient,
-    clearance_scale,
-    factors_of,
-    renal_category,
-    renal_evidence,
-    renal_function,
-)
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model
 from pkmodel.simulation.simulate import simulate

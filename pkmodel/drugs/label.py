@@ -1,6 +1,6 @@
 """The label's safety rules: contraindications, cautions, maximum daily dose and dose timing.
 
-:func:`check_label` looks at a :class:`~pkmodel.drugs.patients.Patient` and a
+:func:`check_label` looks at a :class:`~pkmodel.drugs.patient.Patient` and a
 :class:`~pkmodel.dosing.regimen.Regimen` and issues one Python warning per rule met, each of a
 ``pkmodel`` warning class and each quoting the label sentence it enforces; it returns the
 messages. :func:`label_findings` does the same without warning (for code that wants the facts).
@@ -29,7 +29,7 @@ clock time of a dose is its time modulo 24 h and its calendar day is ``floor(tim
 
 The rules' numbers and sentences live in the drug's population file (table ``[label]``, e.g.
 ``params/mildronate-populations.toml``), read by :func:`load_label_rules`; the renal categories
-and Cockcroft–Gault come from :mod:`pkmodel.drugs.patients`. Every rule is optional: a drug whose label
+and Cockcroft–Gault come from :mod:`pkmodel.drugs.clearance`. Every rule is optional: a drug whose label
 has no late-dose rule, no paediatric age or no renal grades leaves it out (then it is not
 checked), and a drug without a ``[label]`` table has no rules at all.
 """
@@ -46,18 +46,10 @@ from typing import Any
 import numpy as np
 
 from pkmodel.dosing.regimen import Regimen
-from pkmodel.drugs.patients import (
-    CHILD_PUGH,
-    RENAL_CATEGORIES,
-    Drug,
-    Patient,
-    PopulationFactors,
-    _renal_index,
-    factors_of,
-    read_population_file,
-    renal_evidence,
-    renal_function,
-)
+from pkmodel.drugs.clearance import renal_evidence, renal_function, renal_index
+from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of, read_population_file
 from pkmodel.errors import PKModelError, PKModelWarning
 from pkmodel.model import checked_number
 from pkmodel.units import parse_clock
@@ -285,7 +277,7 @@ def label_findings(
     give one finding per rule, counting the subjects concerned.
 
     ``rules``: the drug's :class:`LabelRules`, or the drug itself (its :class:`Model` or
-    population file, see :data:`pkmodel.drugs.patients.Drug`); ``factors``: its population factors
+    population file, see :data:`pkmodel.drugs.populations.Drug`); ``factors``: its population factors
     (renal categories), by default the drug ``rules`` names. Nothing is assumed about the drug:
     without rules this is an error."""
     r = rules_of(rules, "label_findings")
@@ -294,7 +286,7 @@ def label_findings(
     found: list[Finding] = []
     if patient is not None:
         if not isinstance(patient, Patient):
-            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.drugs.patients.Patient or None")
+            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.drugs.patient.Patient or None")
         found += _patient_findings(patient, r, factors)
     if regimen is not None:
         if not isinstance(regimen, Regimen):
@@ -392,7 +384,7 @@ def _renal_findings(
     if renal_evidence(p) is None:
         return []
     f = factors_of(factors, "label_findings (renal rules)")
-    index = _renal_index(p, f)
+    index = renal_index(p, f)
     if index is None:
         return []
     status = np.array([r.renal_status.get(c, "none") for c in RENAL_CATEGORIES], dtype=object)[index]

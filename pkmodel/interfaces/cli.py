@@ -43,17 +43,10 @@ from pkmodel import (
     suggest_dose,
 )
 from pkmodel.analysis.suggest import TARGETS, DoseSuggestion
+from pkmodel.drugs.clearance import apply_patient, renal_category, renal_evidence, renal_function
+from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
 from pkmodel.drugs.label import load_label_rules
-from pkmodel.drugs.patients import (
-    CHILD_PUGH,
-    RENAL_CATEGORIES,
-    PopulationFactors,
-    apply_patient,
-    load_population_factors,
-    renal_category,
-    renal_evidence,
-    renal_function,
-)
+from pkmodel.drugs.populations import PopulationFactors, load_population_factors
 from pkmodel.errors import MAX_SHOWN, shown
 from pkmodel.files import write_files
 from pkmodel.params import model_from_fields

@@ -26,9 +26,11 @@ import pandas as pd
 from pkmodel.dosing import events
 from pkmodel.dosing.events import regimen_events
 from pkmodel.dosing.regimen import Regimen
+from pkmodel.drugs.clearance import apply_patient
 from pkmodel.drugs.label import check_label as warn_label
 from pkmodel.drugs.label import load_label_rules
-from pkmodel.drugs.patients import Patient, PopulationFactors, apply_patient, load_population_factors
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import PopulationFactors, load_population_factors
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate, uniform_step
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
