@@ -113,7 +113,7 @@ def suggest_dose(
         raise PKModelError("target", target, f"allowed: {', '.join(TARGETS)}")
     for field, who in (("patient", patient), ("reference_patient", reference_patient)):
         if who is not None and not isinstance(who, Patient):
-            raise PKModelError(field, type(who).__name__, "expected a pkmodel.drugs.patients.Patient or None")
+            raise PKModelError(field, type(who).__name__, "expected a pkmodel.Patient or None")
         if who is not None and who.n_subjects is not None:
             raise PKModelError(field, repr(who), "suggest_dose works for one patient: scalar covariates")
     f = factors_of(model if factors is None else factors, "suggest_dose")

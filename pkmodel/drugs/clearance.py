@@ -123,7 +123,7 @@ def apply_patient(model: Model, patient: Patient | None, factors: PopulationFact
     if patient is None:
         return model
     if not isinstance(patient, Patient):
-        raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.drugs.patient.Patient or None")
+        raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.Patient or None")
     scale = clearance_scale(patient, model if factors is None else factors)
     if np.ndim(scale) == 1 and model.n_subjects not in (None, np.size(scale)):
         raise PKModelError(

@@ -286,7 +286,7 @@ def label_findings(
     found: list[Finding] = []
     if patient is not None:
         if not isinstance(patient, Patient):
-            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.drugs.patient.Patient or None")
+            raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.Patient or None")
         found += _patient_findings(patient, r, factors)
     if regimen is not None:
         if not isinstance(regimen, Regimen):

@@ -390,7 +390,7 @@ def simulate(
     ``model``: a :class:`Model` (array parameters give one subject per element);
     ``regimen``: a :class:`Regimen`; ``times``: sorted output times in h (numbers, or strings
     such as "12 h"), by default :func:`default_times`. ``patient``: a
-    :class:`pkmodel.drugs.patients.Patient` whose renal and hepatic function scale the clearance
+    :class:`pkmodel.Patient` whose renal and hepatic function scale the clearance
     (``factors``: the population factors, by default those of the model's population file). When
     the model names a population file with label rules (``model.populations``, e.g. the shipped
     mildronate model), every label rule
