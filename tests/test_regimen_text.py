@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pkmodel.dosing.text
 from pkmodel.dosing.regimen import Regimen
-from pkmodel.dosing.text import parse_regimen
+from pkmodel.dosing.text import Part, Plus, Then, read_plan
 from pkmodel.errors import PKModelError
-from pkmodel.limits import MAX_DOSES
+from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 
 
 def infusion_h(dose) -> float:
@@ -23,9 +28,7 @@ def doses(regimen: Regimen) -> list[tuple]:
 
 
 def parse(text: str) -> Regimen:
-    regimen = Regimen.parse(text)
-    assert parse_regimen(text).doses == regimen.doses
-    return regimen
+    return Regimen.parse(text)
 
 
 # --- the examples, against dose lists written out by hand -------------------------------------
@@ -275,7 +278,44 @@ def test_errors_quote_the_word_and_the_expectation(text, needles):
 @pytest.mark.parametrize("value", [None, 500, b"500 mg IV", ["500 mg IV"]])
 def test_not_a_string(value):
     with pytest.raises(PKModelError, match="expected a string"):
-        parse_regimen(value)
+        Regimen.parse(value)
+
+
+# --- layers: text.py reads the words, Regimen.parse builds ---------------------------------------
+
+
+def test_text_imports_nothing_from_regimen():
+    # Every import, also inside functions or under TYPE_CHECKING: regimen.py imports text.py.
+    tree = ast.parse(Path(pkmodel.dosing.text.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    ours = {name for name in imported if name.split(".")[0] == "pkmodel"}
+    assert ours == {"pkmodel.errors", "pkmodel.limits", "pkmodel.units"}
+
+
+def test_the_plan_is_constructor_calls_in_postfix_order():
+    steps = list(read_plan("500 mg IV then 250 mg IV q12h x 5 + 1 g PO at 08:00 for 2 d"))
+    assert [type(step) for step in steps] == [Part, Part, Then, Part, Plus]
+    single, repeated, then, daily, _ = steps
+    assert (single.constructor, single.args, dict(single.kwargs)) == ("single", (500.0, "iv"), {"time": 0.0})
+    assert (repeated.constructor, repeated.args) == ("repeated", (250.0, 12.0))
+    assert dict(repeated.kwargs)["n_doses"] == 5 and repeated.text == "250 mg IV q12h x 5"
+    assert then.gap is None
+    assert (daily.constructor, daily.args) == ("daily", (1000.0, (8.0,)))  # 1 g; 08:00 is 8 h after midnight
+    assert dict(daily.kwargs) == {"route": "oral", "start_day": 0, "over": 48.0}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        single.text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("join", ["+", "then"])
+def test_a_part_that_cannot_be_built_is_refused_before_the_words_after_it(join):
+    # The tenth dose q12h from MAX_TIME_H - 1 h is past MAX_TIME_H; "foo" after it is never read.
+    first = f"500 mg IV q12h x 10 starting {MAX_TIME_H - 1:.0f} h"
+    with pytest.raises(PKModelError) as info:
+        Regimen.parse(f"{first} {join} 1 mg foo")
+    assert str(info.value).count(f"'{first}' (word 1, character 1): n_doses/over:") == 1
+    assert "'foo'" not in str(info.value)
+
 
 
 # --- properties -----------------------------------------------------------------------------------
@@ -414,3 +454,18 @@ def test_junk_text_parses_or_raises_pkmodel_error(text):
        junk=st.text(max_size=20))
 def test_valid_text_followed_by_junk_parses_or_raises_pkmodel_error(prefix, junk):
     parses_or_raises_pkmodel_error(f"{prefix} {junk}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join))
+def test_plan_steps_join_exactly_the_regimens_before_them(text):
+    try:
+        steps = list(read_plan(text))
+    except PKModelError as err:
+        assert err.field == "regimen"
+        return
+    built = 0
+    for step in steps:
+        built += 1 if isinstance(step, Part) else -1
+        assert built >= 1
+    assert built == 1

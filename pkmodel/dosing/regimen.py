@@ -5,8 +5,11 @@ about it: the nominal dosing interval (period) of its last part and a sentence f
 Build one with :meth:`Regimen.single`, :meth:`Regimen.repeated` or :meth:`Regimen.daily` (clock
 times), combine with ``then`` (sequence; after a single or loading dose the next part starts one
 of its own intervals later), ``+`` (merge) and ``courses`` (repeated courses with breaks), and
-change with ``miss`` and ``late``. Units: amounts mg, times h. A regimen holds at most
-:data:`pkmodel.limits.MAX_DOSES` doses, at times up to :data:`pkmodel.limits.MAX_TIME_H`.
+change with ``miss`` and ``late``. Text such as "500 mg IV q12h x 14 d" goes through
+:meth:`Regimen.parse`: :mod:`pkmodel.dosing.text` (the layer below, which imports nothing from
+here) reads the words into constructor calls, and ``parse`` makes them with this class. Units:
+amounts mg, times h. A regimen holds at most :data:`pkmodel.limits.MAX_DOSES` doses, at times up
+to :data:`pkmodel.limits.MAX_TIME_H`.
 
 Infusions: ``duration`` (h) or ``rate`` (mg/h). A rate is kept as the dose's rate, NONMEM's
 meaning: with F < 1 the dose lasts F·amount/rate. The constructors infuse IV only; a zero-order
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pkmodel.dosing.text import Part, Then, read_plan
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 from pkmodel.units import format_quantity, parse_clock, parse_quantity
@@ -275,10 +279,26 @@ class Regimen:
 
     @classmethod
     def parse(cls, text: str) -> Regimen:
-        """A regimen from text such as "500 mg IV q12h x 14 d" (see :mod:`pkmodel.dosing.text`)."""
-        from pkmodel.dosing.text import parse_regimen
+        """A regimen from text such as "500 mg IV q12h x 14 d" (grammar in :mod:`pkmodel.dosing.text`).
 
-        return parse_regimen(text)
+        text.py reads the words into steps; each is carried out here, in the order read, with the
+        constructors, ``then`` and ``+``. An error they raise goes back to the step, which reports
+        it at its words (``PKModelError`` with field "regimen")."""
+        constructors: dict[str, Callable[..., Regimen]] = {
+            "single": cls.single, "repeated": cls.repeated, "daily": cls.daily,
+        }
+        built: list[Regimen] = []  # postfix: Then and Plus join the two regimens built last
+        for step in read_plan(text):
+            try:
+                if isinstance(step, Part):
+                    built.append(constructors[step.constructor](*step.args, **dict(step.kwargs)))
+                    continue
+                second, first = built.pop(), built.pop()
+                built.append(first.then(second, gap=step.gap) if isinstance(step, Then) else first + second)
+            except PKModelError as err:
+                step.refuse(err)
+        (regimen,) = built
+        return regimen
 
     # --- composition -------------------------------------------------------------------------
 

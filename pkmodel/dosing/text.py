@@ -4,8 +4,16 @@ mrgsolve's ``ev_rx`` reads such text with regular expressions and silently drops
 not know ("100 mg q 24" loses "mg"). Here a tokenizer and a small recursive-descent parser read
 every word: a word that fits nowhere raises :class:`PKModelError` quoting it, giving its word
 number and character position and saying what was expected there. Every number + unit goes
-through :func:`pkmodel.units.parse_quantity`, and the result is built with the constructors of
-:class:`pkmodel.dosing.regimen.Regimen`, so text and code give identical doses.
+through :func:`pkmodel.units.parse_quantity`.
+
+Layers: this module is the *syntax* layer and imports nothing from regimen.py (imports point
+downwards). :func:`read_plan` turns text into a plan: immutable steps in postfix order, each a
+constructor call (:class:`Part`: ``Regimen.single``, ``repeated`` or ``daily`` with its
+arguments) or a combination of the two regimens before it (:class:`Then`, :class:`Plus`).
+:meth:`pkmodel.dosing.regimen.Regimen.parse` carries the steps out with its own constructors,
+``then`` and ``+``, so text and code give identical doses; an error they raise is handed back to
+the step (``step.refuse(err)``), which reports it at the step's words. The steps come one at a
+time, so a part that cannot be built is reported before the words after it are read.
 
 Grammar (keywords and routes case-insensitive; dots in words ignored, so "p.o." is "po"; units are
 read by units.py, which is case-sensitive except that time units have no case clash)::
@@ -41,11 +49,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NoReturn
+from typing import Literal, NoReturn
 
-from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
 from pkmodel.units import parse_clock, parse_quantity
@@ -87,13 +95,63 @@ _CLAUSES = (
 )
 
 
-def parse_regimen(text: str) -> Regimen:
-    """The :class:`Regimen` written in ``text`` (grammar in the module docstring)."""
+def read_plan(text: str) -> Iterator[Step]:
+    """The steps that build the regimen written in ``text`` (grammar in the module docstring), in
+    postfix order: a :class:`Then` or :class:`Plus` joins the two regimens built before it. A step
+    is read only when the previous one has been taken, so whoever carries them out reports an
+    earlier part's error before a later word's. The text is checked for being a non-empty string
+    and tokenized here, before the first step."""
     if not isinstance(text, str):
         raise PKModelError("regimen", text, "expected a string such as '500 mg IV q12h x 14 d'")
     if not text.strip():
         raise PKModelError("regimen", text, "the text is empty: expected a regimen such as '500 mg IV q12h x 14 d'")
-    return _Parser(text).parse()
+    return _Parser(text).steps()
+
+
+Fail = Callable[[str], NoReturn]
+"""Refuses the text at a step's words with the given message (a bound ``_Parser.fail_at``)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One regimen as written: ``Regimen.<constructor>(*args, **dict(kwargs))``. Amounts mg, times
+    h, rates mg/h, clock times h after midnight, as the constructors take them."""
+
+    constructor: Literal["single", "repeated", "daily"]
+    args: tuple[object, ...]
+    kwargs: tuple[tuple[str, object], ...]
+    text: str  # the part as written
+    fail: Fail = field(compare=False, repr=False)  # at the part's text
+
+    def refuse(self, err: PKModelError) -> NoReturn:
+        """The constructor refused the part (e.g. a dose past MAX_TIME_H): say which part."""
+        self.fail(f"{err.field}: {err.allowed}")
+
+
+@dataclass(frozen=True)
+class Then:
+    """``first.then(second, gap=gap)`` of the two regimens before it; ``gap`` h or None."""
+
+    gap: float | None
+    fail: Fail = field(compare=False, repr=False)  # at the word "then"
+
+    def refuse(self, err: PKModelError) -> NoReturn:
+        hint = " (write 'then after 12 h')" if err.field == "gap" else ""
+        self.fail(f"{err.allowed}{hint}")
+
+
+@dataclass(frozen=True)
+class Plus:
+    """``first + second`` of the two regimens before it (both at once)."""
+
+    fail: Fail = field(compare=False, repr=False)  # at the "+" or "and"
+
+    def refuse(self, err: PKModelError) -> NoReturn:
+        """E.g. more doses than MAX_DOSES together."""
+        self.fail(f"{err.allowed}")
+
+
+Step = Part | Then | Plus
 
 
 @dataclass(frozen=True)
@@ -105,8 +163,8 @@ class _Token:
 
 
 @dataclass
-class _Part:
-    """One regimen before it is built: the dose, the route and each clause (value, text, pos)."""
+class _Clauses:
+    """One part while it is read: the dose, the route and each clause (value, text, pos)."""
 
     amount: float
     pos: int = 0  # where the part starts in the text
@@ -209,7 +267,7 @@ class _Parser:
         except PKModelError:
             return False
 
-    def set(self, part: _Part, slot: str, value: object, start: int) -> None:
+    def set(self, part: _Clauses, slot: str, value: object, start: int) -> None:
         first, last = self.tokens[start], self.tokens[self.i - 1]
         said = self.text[first.pos : last.pos + len(last.text)]
         if slot in part.slots:
@@ -219,18 +277,14 @@ class _Parser:
 
     # --- grammar ----------------------------------------------------------------------------------
 
-    def parse(self) -> Regimen:
-        regimen = self.chain()
+    def steps(self) -> Iterator[Step]:
+        yield from self.chain()
         while (plus := self.accept("+", "and")) is not None:  # chain() stops only at the end or here
-            other = self.chain()
-            try:
-                regimen = regimen + other
-            except PKModelError as err:  # e.g. more doses than MAX_DOSES together
-                self.fail_at(plus.text, plus.pos, f"{err.allowed}")
-        return regimen
+            yield from self.chain()
+            yield Plus(partial(self.fail_at, plus.text, plus.pos))
 
-    def chain(self) -> Regimen:
-        regimen = self.build(self.part())
+    def chain(self) -> Iterator[Step]:
+        yield self.call(self.part())
         while (then := self.accept("then")) is not None:
             self.accept(",")
             # No "after": Regimen.then's default (after a single dose, one interval of the next part).
@@ -246,17 +300,12 @@ class _Parser:
                 _, said, pos = part.slots["clock"]
                 self.fail_at(said, pos, "after 'then' the doses would move off these clock times; write "
                              "'+ <dose> at <times> for <length> starting <whole days>' instead")
-            built = self.build(part)
-            try:
-                regimen = regimen.then(built, gap=gap)
-            except PKModelError as err:
-                hint = " (write 'then after 12 h')" if err.field == "gap" else ""
-                self.fail_at(then.text, then.pos, f"{err.allowed}{hint}")
-        return regimen
+            yield self.call(part)
+            yield Then(gap, partial(self.fail_at, then.text, then.pos))
 
-    def part(self) -> _Part:
+    def part(self) -> _Clauses:
         first = self.number("a dose such as '500 mg' (a number, then a unit)")
-        part = _Part(self.measure("amount", "the dose", first), first.pos)
+        part = _Clauses(self.measure("amount", "the dose", first), first.pos)
         tok = self.peek()
         if tok is None or tok.key not in _ROUTES:
             self.fail(tok, f"expected a route: {_ROUTE_LIST}")
@@ -321,7 +370,7 @@ class _Parser:
             self.fail(self.peek(), "expected 'daily' or 'a day' (as in 'twice daily' or '2 times a day')")
         return n
 
-    def length(self, tok: _Token, part: _Part) -> dict[str, float]:
+    def length(self, tok: _Token, part: _Clauses) -> dict[str, float]:
         """After 'x' or 'for': a number of doses, or a treatment length."""
         if "frequency" not in part.slots and "clock" not in part.slots:  # clock times mean "daily"
             self.fail(tok, f"a frequency such as q12h (or clock times) is needed before '{tok.text}'")
@@ -358,11 +407,11 @@ class _Parser:
         if tok.key == "steady" and not self.accept("state"):
             self.fail(self.peek(), "expected 'state' after 'steady'")
 
-    # --- building ----------------------------------------------------------------------------------
+    # --- the constructor call -------------------------------------------------------------------
 
-    def build(self, part: _Part) -> Regimen:
+    def call(self, part: _Clauses) -> Part:
         """The Regimen constructor call that the clauses of ``part`` describe. Combinations the
-        constructors would reject are checked first, so the message can point at the clause."""
+        constructors would reject are checked here, so the message can point at the clause."""
         slots = {name: value for name, (value, _, _) in part.slots.items()}
 
         def fail(slot: str, message: str) -> NoReturn:
@@ -397,27 +446,24 @@ class _Parser:
             if length.get("over", 0) / 24 > MAX_DOSES / len(at):
                 fail("length", f"more than {MAX_DOSES} doses")
             span = {"days": length["n_doses"] // len(at)} if "n_doses" in length else length
-            make = partial(
-                Regimen.daily, part.amount, at, route=part.route, start_day=int(start // 24), **span, **infusion
-            )
+            constructor: Literal["single", "repeated", "daily"] = "daily"
+            args: tuple[object, ...] = (part.amount, tuple(at))
+            kwargs = {"route": part.route, "start_day": int(start // 24), **span, **infusion}
         elif "frequency" in slots:
             interval = slots["frequency"][0]  # type: ignore[index]
             if not length:
                 fail("frequency", "expected a length after it: 'x 10' (doses), 'x 14 d' or 'for 14 days'")
             if length.get("over", 0) / interval > MAX_DOSES:
                 fail("length", f"more than {MAX_DOSES} doses at this frequency")
-            make = partial(
-                Regimen.repeated, part.amount, interval, route=part.route, start=start, steady_state="ss" in slots,
-                loading=slots.get("loading"), **length, **infusion,
-            )
+            constructor, args = "repeated", (part.amount, interval)
+            kwargs = {"route": part.route, "start": start, "steady_state": "ss" in slots,
+                      "loading": slots.get("loading"), **length, **infusion}
         else:
             if "ss" in slots:
                 fail("ss", "steady state needs a frequency such as q12h")
-            make = partial(Regimen.single, part.amount, part.route, time=start, **infusion)
-        try:
-            return make()
-        except PKModelError as err:  # e.g. a dose past MAX_TIME_H: say which part
-            self.fail_at(part.text, part.pos, f"{err.field}: {err.allowed}")
+            constructor, args = "single", (part.amount, part.route)
+            kwargs = {"time": start, **infusion}
+        return Part(constructor, args, tuple(kwargs.items()), part.text, partial(self.fail_at, part.text, part.pos))
 
 
 def _shorten(word: str) -> str:
