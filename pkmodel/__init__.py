@@ -13,6 +13,8 @@ factors, label rules), ``simulation/`` (the front door), ``analysis/`` (calibrat
 suggestions) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
 """
 
+from importlib.metadata import version
+
 from pkmodel.analysis.nca import accumulation, nca
 from pkmodel.analysis.suggest import DoseSuggestion, suggest_dose
 from pkmodel.dosing import library as regimens
@@ -71,4 +73,4 @@ __all__ = [
     "suggest_dose",
     "write_dataset",
 ]
-__version__ = "0.1.0"
+__version__ = version("pkmodel")  # one home for the version: pyproject.toml

@@ -25,32 +25,25 @@ import textwrap
 import threading
 import warnings
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
 
 import numpy as np
 
-from pkmodel import (
-    Model,
-    Patient,
-    PKModelError,
-    PKModelWarning,
-    Regimen,
-    __version__,
-    load_params,
-    regimens,
-    simulate,
-    suggest_dose,
-)
-from pkmodel.analysis.suggest import TARGETS, DoseSuggestion
+from pkmodel.analysis.suggest import TARGETS, DoseSuggestion, suggest_dose
+from pkmodel.dosing import library as regimens
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import apply_patient, renal_category, renal_evidence, renal_function
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
 from pkmodel.drugs.label import load_label_rules
+from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import PopulationFactors, load_population_factors
-from pkmodel.errors import MAX_SHOWN, shown
+from pkmodel.errors import MAX_SHOWN, PKModelError, PKModelWarning, shown
 from pkmodel.files import write_files
-from pkmodel.params import model_from_fields
-from pkmodel.simulation.simulate import Simulation, default_times
+from pkmodel.model import Model
+from pkmodel.params import load_params, model_from_fields
+from pkmodel.simulation.simulate import Simulation, default_times, simulate
 from pkmodel.units import parse_quantity, read_number
 
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
@@ -126,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
         allow_abbrev=False,
     )
-    parser.add_argument("--version", action="version", version=f"pkmodel {__version__}")
+    parser.add_argument("--version", action="version", version=f"pkmodel {version('pkmodel')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sim = commands.add_parser(
         "simulate",
