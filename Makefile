@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pkmodel tests benchmarks
+	$(BIN)/mypy pkmodel
 
 test: lint
 	$(BIN)/python -m pytest -q -n auto
@@ -37,6 +38,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip install --quiet --upgrade -e ".[dev]"
 	$(LATEST)/bin/python -m pip freeze --exclude-editable | grep -iE '^(numpy|scipy|pandas|matplotlib)=='
 	$(LATEST)/bin/ruff check pkmodel tests benchmarks
+	$(LATEST)/bin/mypy pkmodel
 	$(LATEST)/bin/python -m pytest -q -n auto -p no:cacheprovider
 
 # Universal (every platform, Python 3.11+) with the fewest versions per package, hashes included.

@@ -42,7 +42,7 @@ from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError
 from pkmodel.model import LN2, Model
 from pkmodel.params import data_dir, load_params, model_from_fields
-from pkmodel.units import parse_quantity
+from pkmodel.units import Kind, parse_quantity
 
 REGIMEN_METRICS = ("cmax", "tmax", "auc_0_24", "cmax_ss")
 WINDOW_H = 24.0  # single-dose metrics are those of a 24 h sampling window (the name auc_0_24 says so)
@@ -235,7 +235,7 @@ def load_calibration(name_or_path: str | Path) -> CalibrationSpec:
     )
 
 
-_KINDS = {
+_KINDS: dict[str, Kind] = {
     "cl": "flow", "q": "flow", "v1": "volume", "v2": "volume", "ka": "rate_constant", "k10": "rate_constant",
     "k12": "rate_constant", "k21": "rate_constant", "t_half_alpha": "time", "t_half_beta": "time", "tlag": "time",
 }  # fmt: skip
@@ -243,7 +243,7 @@ _KINDS = {
 
 def _number(value: Any, name: str, where: str) -> float:
     if isinstance(value, str) and name in _KINDS:
-        return parse_quantity(value, _KINDS[name], field=where)  # type: ignore[arg-type]
+        return parse_quantity(value, _KINDS[name], field=where)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
         raise PKModelError(where, value, "a finite number (or a string with a unit)")
     return float(value)

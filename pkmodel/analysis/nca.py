@@ -107,8 +107,8 @@ class _Profiles:
 class _Options:
     auc_method: str
     lloq: float | None
-    blq_first: str | float
-    blq_middle: str | float
+    blq_first: float  # mg/L given to a BLQ sample before the first measurable one; NaN drops it
+    blq_middle: float  # likewise between measurable samples
     min_hl_points: int
     adj_r_squared_factor: float
     allow_tmax_in_half_life: bool
@@ -246,22 +246,31 @@ def _options(
         first, middle = blq.get("first", "zero"), blq.get("middle", "drop")
     else:
         raise PKModelError("blq", blq, "a preset name or a mapping {'first': rule, 'middle': rule}")
+    values: list[float] = []
     for key, rule in (("first", first), ("middle", middle)):
         if isinstance(rule, str):
             if rule not in BLQ_RULES:
                 raise PKModelError(f"blq[{key!r}]", rule, f"allowed: {', '.join(BLQ_RULES)} or a number (mg/L) >= 0")
-            if rule == "lloq/2" and lloq is None:
-                raise PKModelError(f"blq[{key!r}]", rule, "'lloq/2' needs lloq (mg/L)")
+            if rule == "lloq/2":
+                if lloq is None:
+                    raise PKModelError(f"blq[{key!r}]", rule, "'lloq/2' needs lloq (mg/L)")
+                values.append(float(lloq) / 2)
+            else:
+                values.append(0.0 if rule == "zero" else np.nan)
         elif not (_is_number(rule) and math.isfinite(rule) and rule >= 0):
             raise PKModelError(f"blq[{key!r}]", rule, f"allowed: {', '.join(BLQ_RULES)} or a number (mg/L) >= 0")
+        else:
+            values.append(float(rule))
     if isinstance(min_hl_points, bool) or not isinstance(min_hl_points, numbers.Integral) or min_hl_points < 3:
         raise PKModelError("min_hl_points", min_hl_points, "a whole number >= 3")
     if not (_is_number(factor) and math.isfinite(factor) and factor >= 0):
         raise PKModelError("adj_r_squared_factor", factor, "a finite number >= 0")
     if not isinstance(allow_tmax, bool):
         raise PKModelError("allow_tmax_in_half_life", allow_tmax, "True or False")
+    blq_first, blq_middle = values
+    lloq_mg_l = None if lloq is None else float(lloq)
     return _Options(
-        auc_method, None if lloq is None else float(lloq), first, middle, int(min_hl_points), float(factor), allow_tmax
+        auc_method, lloq_mg_l, blq_first, blq_middle, int(min_hl_points), float(factor), allow_tmax
     )
 
 
@@ -553,8 +562,8 @@ def _interval_values(
     before = blq & (idx < first_meas[:, None])
     between = blq & (idx > first_meas[:, None]) & (idx < last_meas[:, None])
     value = np.where(measurable, c, np.nan)
-    value = np.where(before, _blq_value(o.blq_first, o.lloq), value)
-    value = np.where(between, _blq_value(o.blq_middle, o.lloq), value)
+    value = np.where(before, o.blq_first, value)
+    value = np.where(between, o.blq_middle, value)
     kept = np.isfinite(value)
 
     # Compact the kept samples to the left of each row; order is kept.
@@ -665,15 +674,6 @@ def _interval_values(
     out["exclude"] = reasons.text()
     return pd.DataFrame(out)
 
-
-def _blq_value(rule: str | float, lloq: float | None) -> float:
-    if rule == "zero":
-        return 0.0
-    if rule == "drop":
-        return np.nan
-    if rule == "lloq/2":
-        return float(lloq) / 2  # type: ignore[arg-type]
-    return float(rule)
 
 
 def _segments(

@@ -23,6 +23,7 @@ import numbers
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -322,7 +323,7 @@ def _check_order(ids: np.ndarray, time: np.ndarray, errors: _Errors) -> None:
     """Records of one ID are contiguous and in time order (NONMEM starts a new individual when
     the ID changes; a repeated ID later on would silently be a second individual there)."""
     starts = _starts(ids)
-    first_rows = {}
+    first_rows: dict[Any, int] = {}  # ID (a number or a text) -> its first row
     for s in starts:
         key = ids[s]
         if key in first_rows:
@@ -535,10 +536,10 @@ def _doses(i: int, cols: dict[str, np.ndarray], extra: _Extra, compartments: dic
     lag = None if math.isnan(cols["ALAG"][i]) else float(cols["ALAG"][i])
     t, amount, ii = float(cols["TIME"][i]), float(cols["AMT"][i]), float(cols["II"][i])
     ss = int(cols["SS"][i])
-    common = dict(route=route, duration=duration, rate=rate, f=f, lag=lag)
+    dose = partial(Dose, route=route, duration=duration, rate=rate, f=f, lag=lag)
     try:
-        first = Dose(t, amount, ss=ss, ii=ii if ss else None, reset=int(cols["EVID"][i]) == 4, **common)
-        more = [Dose(t + k * ii, amount, **common) for k in range(1, int(cols["ADDL"][i]) + 1)]
+        first = dose(t, amount, ss=ss, ii=ii if ss else None, reset=int(cols["EVID"][i]) == 4)
+        more = [dose(t + k * ii, amount) for k in range(1, int(cols["ADDL"][i]) + 1)]
     except PKModelError as err:
         raise PKModelError(f"row {i + 1}: {err.field}", err.value, err.allowed) from None
     return [first, *more]

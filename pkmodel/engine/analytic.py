@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pkmodel.engine.divdiff import exp_divided_difference
 
@@ -68,7 +69,7 @@ class Kinetics:
     k21: np.ndarray
 
     @classmethod
-    def of(cls, ka, k10, k12, k21) -> Kinetics:
+    def of(cls, ka: ArrayLike, k10: ArrayLike, k12: ArrayLike, k21: ArrayLike) -> Kinetics:
         arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (ka, k10, k12, k21)))
         return cls(*(np.array(a) for a in arrays))
 
@@ -114,7 +115,8 @@ class Kinetics:
         return getattr(self, name)
 
     def rate(self, symbol: str) -> np.ndarray | float:
-        return {"k": self.ka, "a": self.alpha, "b": self.beta, "z": 0.0}[symbol]
+        rates: dict[str, np.ndarray | float] = {"k": self.ka, "a": self.alpha, "b": self.beta, "z": 0.0}
+        return rates[symbol]
 
 
 def _half_root_minus(root: np.ndarray, u: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -305,8 +307,8 @@ def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | Non
     snapshots = np.zeros((len(busy) + 1, N_STATES, n_subjects))
     residue = 4 * n_ev * np.finfo(float).eps
     for i, e in enumerate(busy.tolist(), start=1):
-        if resets[e]:
-            cut = reset[:, e]  # type: ignore[index]
+        if reset is not None and resets[e]:
+            cut = reset[:, e]
             for arr in (hi, lo, magnitude, running):
                 arr[:, cut] = 0
         x = change[:, e]
@@ -424,7 +426,15 @@ def uniform_step(times: np.ndarray) -> float | None:
     return step if deviation <= 1e-12 * max(1.0, abs(times[-1])) else None
 
 
-def _evaluate_direct(kin, es, times, weights, sources, integral, left):
+def _evaluate_direct(
+    kin: Kinetics,
+    es: EventStates,
+    times: np.ndarray,
+    weights: np.ndarray,
+    sources: tuple[int, ...],
+    integral: bool,
+    left: bool,
+) -> np.ndarray:
     n = es.time.shape[0]
     times2d = np.broadcast_to(times, (n, times.shape[-1]))
     out = np.zeros(times2d.shape)
@@ -450,13 +460,15 @@ def _evaluate_direct(kin, es, times, weights, sources, integral, left):
             weights=weights[:, start:stop, None],
             integral=integral,
         )
-        if integral:
+        if integrals is not None:
             value = value + integrals[rows, last]
         out[start:stop] = np.where(valid, value, 0.0)
     return out
 
 
-def _evaluate_grid(kin, es, times, step, weights, sources):
+def _evaluate_grid(
+    kin: Kinetics, es: EventStates, times: np.ndarray, step: float, weights: np.ndarray, sources: tuple[int, ...]
+) -> np.ndarray:
     n, n_t = es.time.shape[0], len(times)
     # Time-major so that every operation below runs over contiguous rows of all subjects; the
     # caller gets the transpose, a view.
@@ -473,7 +485,8 @@ def _evaluate_grid(kin, es, times, step, weights, sources):
     for a, z in zip(starts, starts[1:] + [n_t]):
         e = last[a]
         rates = es.rates[:, :, e]
-        infusing = rates if es.has_rates and np.any(rates) else None
+        # rate_response exists exactly when some event has a rate (es.has_rates).
+        infusing = rates if rate_response is not None and np.any(rates) else None
         state = steps.propagate(es.state[:, :, e], infusing, float(times[a] - es.time[0, e]))
         for b in range(a, z, _BLOCK):
             if b > a:
@@ -481,7 +494,7 @@ def _evaluate_grid(kin, es, times, step, weights, sources):
             width = min(_BLOCK, z - b)
             view = out[b : b + width]
             np.einsum("srn,sn->rn", response[:, :width], state, out=view)
-            if infusing is not None:
+            if infusing is not None and rate_response is not None:
                 view += np.einsum("srn,sn->rn", rate_response[:, :width], infusing)
     return out.T
 
@@ -497,13 +510,14 @@ def _grid_responses(
     propagator: w Phi(r d) = (w Phi((r-1) d)) Phi(d), w Gamma(r d) = w Gamma((r-1) d) + w Phi((r-1) d) Gamma(d).
     """
     phi = steps.matrix(step)
-    gamma = steps.matrix(step, 1) if with_rates else None
     response = np.zeros((N_STATES, width, weights.shape[1]))
-    rate_response = np.zeros_like(response) if with_rates else None
     response[:, 0] = weights
     for r in range(1, width):
-        prev = response[:, r - 1]
-        response[:, r] = np.einsum("tn,tsn->sn", prev, phi)
-        if with_rates:
-            rate_response[:, r] = rate_response[:, r - 1] + np.einsum("tn,tsn->sn", prev, gamma)
+        response[:, r] = np.einsum("tn,tsn->sn", response[:, r - 1], phi)
+    if not with_rates:
+        return response, None
+    gamma = steps.matrix(step, 1)
+    rate_response = np.zeros_like(response)
+    for r in range(1, width):
+        rate_response[:, r] = rate_response[:, r - 1] + np.einsum("tn,tsn->sn", response[:, r - 1], gamma)
     return response, rate_response

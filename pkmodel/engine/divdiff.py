@@ -61,7 +61,7 @@ def _exprel(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sorted(points: list[np.ndarray]) -> list[np.ndarray]:
+def _sorted(points: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The points sorted ascending, elementwise (odd-even transposition: m is at most 5, where a
     few minimum/maximum passes beat a general sort along a short axis)."""
     xs = list(points)

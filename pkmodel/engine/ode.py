@@ -11,6 +11,7 @@ Compartments: 0 depot (gut), 1 central, 2 peripheral.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 _N_CMT = 3
@@ -18,7 +19,21 @@ _N_CMT = 3
 _SLIVER = 1e3 * np.finfo(float).eps
 
 
-def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, initial, rtol, atol, method):
+def _integrate(
+    ka: float,
+    k10: float,
+    k12: float,
+    k21: float,
+    ev_time: ArrayLike,
+    ev_cmt: ArrayLike,
+    ev_amount: ArrayLike,
+    ev_rate: ArrayLike,
+    times: ArrayLike,
+    initial: ArrayLike | None,
+    rtol: float,
+    atol: float,
+    method: str,
+) -> np.ndarray:
     """Return the augmented state [A0, A1, A2, AUC1] (mg, mg, mg, mg*h) at each output time."""
     ev_time = np.asarray(ev_time, dtype=float)
     ev_cmt = np.asarray(ev_cmt, dtype=int)
@@ -33,10 +48,10 @@ def _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, in
     jac = np.array([[-ka, 0.0, 0.0, 0.0], [ka, -(k10 + k12), k21, 0.0], [0.0, k12, -k21, 0.0], [0.0, 1.0, 0.0, 0.0]])
     rate = np.zeros(_N_CMT + 1)
 
-    def rhs(t, y):
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
         return jac @ y + rate
 
-    def jacobian(t, y):
+    def jacobian(t: float, y: np.ndarray) -> np.ndarray:
         return jac
 
     y = np.zeros(_N_CMT + 1)
@@ -85,13 +100,13 @@ def ode_amounts(
     k10: float,
     k12: float,
     k21: float,
-    ev_time,
-    ev_cmt,
-    ev_amount,
-    ev_rate,
-    times,
+    ev_time: ArrayLike,
+    ev_cmt: ArrayLike,
+    ev_amount: ArrayLike,
+    ev_rate: ArrayLike,
+    times: ArrayLike,
     *,
-    initial=None,
+    initial: ArrayLike | None = None,
     rtol: float = 1e-10,
     atol: float = 1e-12,
     method: str = "LSODA",
@@ -116,7 +131,20 @@ def ode_amounts(
 
 
 def ode_central_auc(
-    ka: float, k10: float, k12: float, k21: float, ev_time, ev_cmt, ev_amount, ev_rate, times, **kw
+    ka: float,
+    k10: float,
+    k12: float,
+    k21: float,
+    ev_time: ArrayLike,
+    ev_cmt: ArrayLike,
+    ev_amount: ArrayLike,
+    ev_rate: ArrayLike,
+    times: ArrayLike,
+    *,
+    initial: ArrayLike | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    method: str = "LSODA",
 ) -> np.ndarray:
     """Cumulative AUC (mg*h) of the central amount A1 from t = 0 h to each output time (h).
 
@@ -124,12 +152,6 @@ def ode_central_auc(
     :func:`ode_amounts`. Output times are assumed >= 0; any before 0 get NaN.
     Returns an array of shape (len(times),) in mg*h.
     """
-    initial = kw.pop("initial", None)
-    rtol = kw.pop("rtol", 1e-10)
-    atol = kw.pop("atol", 1e-12)
-    method = kw.pop("method", "LSODA")
-    if kw:
-        raise TypeError(f"unexpected keyword arguments: {sorted(kw)}")
     auc = _integrate(ka, k10, k12, k21, ev_time, ev_cmt, ev_amount, ev_rate, times, initial, rtol, atol, method)[
         :, _N_CMT
     ]

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise _UsageError(message)
 
 
@@ -374,7 +375,10 @@ def run_simulate(args: argparse.Namespace) -> str:
     targets = output_paths(args)
     times = build_times(args, apply_patient(model, patient, factors), regimen)
     sim = simulate(model, regimen, times, patient=patient)  # sim.model: the patient's model
-    suggestion = None if args.suggest_dose is None else build_suggestion(args, model, patient, regimen, factors)
+    suggestion = None
+    # patient is not None here (refused above); the check tells mypy, which cannot follow args.
+    if args.suggest_dose is not None and patient is not None and factors is not None:
+        suggestion = build_suggestion(args, model, patient, regimen, factors)
     table = summary_table(sim)
     writers: dict[str, Callable[[str], None]] = {
         "--csv": lambda tmp: _write_csv(sim, tmp),
@@ -384,7 +388,7 @@ def run_simulate(args: argparse.Namespace) -> str:
     write_files(outputs)
     lines = [
         f"model:      {model.name or 'custom'}",
-        *([] if patient is None else describe_patient(patient, factors, model, sim.model)),
+        *([] if patient is None or factors is None else describe_patient(patient, factors, model, sim.model)),
         f"parameters: {describe(sim.model)}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
@@ -516,12 +520,15 @@ def describe_patient(patient: Patient, f: PopulationFactors, reference: Model, u
     who += [f"{patient.weight:g} kg"] if patient.weight is not None else []
     who += [state for state in ("pregnant", "breastfeeding") if getattr(patient, state)]
     evidence = renal_evidence(patient)
-    if evidence == "cockcroft-gault":
+    sources: dict[str | None, str] = {
+        "crcl": "given",
+        "category": f"assumed for --egfr-category {patient.egfr_category}",
+    }
+    # Cockcroft–Gault is the evidence only when a serum creatinine was given.
+    if evidence == "cockcroft-gault" and patient.serum_creatinine is not None:
         source = f"Cockcroft–Gault from SCr {_round(patient.serum_creatinine)} mg/dL"
     else:
-        source = {"crcl": "given", "category": f"assumed for --egfr-category {patient.egfr_category}"}.get(
-            evidence, "not given: normal"
-        )
+        source = sources.get(evidence, "not given: normal")
     category = renal_category(patient, f) or "normal"
     renal = f"CrCL {_round(renal_function(patient, f))} mL/min ({source}), renal category {category}"
     renal += f" (KDIGO {f.category(category).kdigo})"
@@ -684,10 +691,12 @@ def summary_table(sim: Simulation) -> str:
     return shown.rename(columns={k: short for k, (_, short) in _METRICS.items()}).to_string(max_rows=40)
 
 
-def _round(value: float) -> str:
-    if not np.isfinite(value):
+def _round(value: float | np.ndarray) -> str:
+    """A scalar (the CLI's patient is one person, so a covariate is never an array of several)."""
+    number = float(value)
+    if not np.isfinite(number):
         return "-"
-    return np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
+    return np.format_float_positional(number, precision=4, unique=False, fractional=False, trim="-")
 
 
 def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
@@ -696,8 +705,9 @@ def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
     from pkmodel.interfaces.plot import concentration_time
 
     # A figure outside pyplot: nothing to show or close, and no display needed.
-    ax = Figure(figsize=(7.0, 4.2), layout="constrained").add_subplot()
-    concentration_time(sim, ax=ax).figure.savefig(path, format=fmt, dpi=150)
+    figure = Figure(figsize=(7.0, 4.2), layout="constrained")
+    concentration_time(sim, ax=figure.add_subplot())
+    figure.savefig(path, format=fmt, dpi=150)
 
 
 def _write_csv(sim: Simulation, path: str) -> None:

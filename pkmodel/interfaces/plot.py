@@ -133,4 +133,4 @@ def _percentiles(percentiles: Sequence[float]) -> tuple[float, float, float]:
         values = ()
     if len(values) != 3 or not all(0 <= p <= 100 for p in values) or not values[0] < values[1] < values[2]:
         raise PKModelError("percentiles", percentiles, "expected (low, middle, high) percent, increasing, in 0-100")
-    return values  # type: ignore[return-value]
+    return values

@@ -184,7 +184,8 @@ def _evaluate(model: Model, regimen: Regimen, group: list[_Plan], conc: np.ndarr
         for j, plan in enumerate(chunk):
             subject = j if sim.n_subjects > 1 else 0
             for rows, values in ((plan.right, right), (plan.left, left)):
-                if rows:
+                # left is None only when no plan of the chunk has left-limit rows.
+                if rows and values is not None:
                     index = np.searchsorted(grid, [t for _, t in rows])
                     conc[[r for r, _ in rows]] = values[subject, index]
 
