@@ -56,7 +56,7 @@ from typing import Literal, NoReturn
 
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
-from pkmodel.units import parse_clock, parse_quantity
+from pkmodel.units import Kind, parse_clock, parse_quantity
 
 # An error quotes this many characters either side of the bad word, not the whole text: a
 # 100,000-character --regimen must not come back as a 200 KB error line.
@@ -233,7 +233,7 @@ class _Parser:
             self.fail(tok, f"{what} must be a whole number from 1 to {MAX_DOSES}")
         return int(tok.text)
 
-    def measure(self, kind: str, what: str, num: _Token | str | None = None, *, positive: bool = True) -> float:
+    def measure(self, kind: Kind, what: str, num: _Token | str | None = None, *, positive: bool = True) -> float:
         """NUMBER UNIT of ``kind``, read by units.py. ``num``: the number token, already taken, or
         the number a text may leave out ("every day" is "every 1 day"); None: read it here."""
         if num is None:
@@ -244,7 +244,7 @@ class _Parser:
         if len(written) > _LONGEST_UNIT:  # not a unit; cut it so units.py's message stays short
             written = written[: _LONGEST_UNIT - 1] + "…"
         try:
-            value = parse_quantity(f"{count} {written}", kind, field="regimen")  # type: ignore[arg-type]
+            value = parse_quantity(f"{count} {written}", kind, field="regimen")
         except PKModelError as err:
             try:  # no two time units differ only by case, so "Q12H" and "14 D" are safe to read
                 if kind != "time":
@@ -259,10 +259,10 @@ class _Parser:
         self.take()
         return value
 
-    def is_unit(self, tok: _Token | None, kind: str) -> bool:
+    def is_unit(self, tok: _Token | None, kind: Kind) -> bool:
         try:
             return tok is not None and tok.kind == "word" and bool(
-                parse_quantity(f"1 {tok.text.rstrip('.')}", kind, field="regimen")  # type: ignore[arg-type]
+                parse_quantity(f"1 {tok.text.rstrip('.')}", kind, field="regimen")
             )
         except PKModelError:
             return False
@@ -418,6 +418,8 @@ class _Parser:
             _, said, pos = part.slots[slot]
             self.fail_at(said, pos, message)
 
+        # Each slot holds its clause's own type (set() stores them as object); the ignores below
+        # name that type where it is read back.
         infusion: dict = slots.get("infusion", {})  # type: ignore[assignment]
         length: dict = slots.get("length", {})  # type: ignore[assignment]
         start: float = slots.get("start", 0.0)  # type: ignore[assignment]

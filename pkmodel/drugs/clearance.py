@@ -43,14 +43,15 @@ def renal_function(patient: Patient | None, factors: PopulationFactors | Drug | 
     if patient.crcl is not None:
         return patient.crcl
     if patient.serum_creatinine is not None:
-        missing = [k for k in ("age", "weight", "sex") if getattr(patient, k) is None]
-        if missing:
+        age, weight, sex = patient.age, patient.weight, patient.sex
+        if age is None or weight is None or sex is None:
+            missing = [k for k in ("age", "weight", "sex") if getattr(patient, k) is None]
             raise PKModelError(
                 "serum_creatinine",
                 format_value(patient.serum_creatinine),
                 f"Cockcroft-Gault also needs {', '.join(missing)}; or give crcl or egfr_category instead",
             )
-        return cockcroft_gault(patient.age, patient.weight, patient.serum_creatinine, patient.sex)  # type: ignore[arg-type]
+        return cockcroft_gault(age, weight, patient.serum_creatinine, sex)
     if patient.egfr_category is not None:
         return f.category(patient.egfr_category).representative
     return f.crcl_reference
