@@ -21,7 +21,7 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pkmodel simulate --params mildronate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" \
+	$(BIN)/pkmodel simulate --params mildronate --dose "500 mg" --route iv --interval "12 h" --over "14 d" \
 		--csv out/demo.csv --plot out/demo.png
 
 lint: $(STAMP)

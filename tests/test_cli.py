@@ -18,7 +18,7 @@ from pkmodel import Regimen, load_params, simulate
 from pkmodel.interfaces.cli import main
 from pkmodel.params import model_from_fields
 
-DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--duration", "14 d"]
+DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--over", "14 d"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -83,7 +83,7 @@ def test_oral_dose_with_overrides(tmp_path, capsys):
 def test_model_from_options_alone_with_an_infusion(tmp_path, capsys):
     csv = tmp_path / "inf.csv"
     code, out, _ = run(capsys, "simulate", "--params", "none", "--cl", "6 L/h", "--v1", "50 L", "--dose", "500 mg",
-                       "--route", "iv", "--infusion", "30 min", "--csv", str(csv))
+                       "--route", "iv", "--duration", "30 min", "--csv", str(csv))
     assert code == 0
     sim = simulate(model_from_fields({"cl": "6 L/h", "v1": "50 L"}), Regimen.single("500 mg", "iv", duration="30 min"))
     data = read_csv(csv)
@@ -154,12 +154,12 @@ BAD = [
     (["--dose", "12 h"], "--dose"),
     (["--dose", "500 mg", "--f", "1.5"], "--f"),
     (["--dose", "500 mg", "--params", "aspirin"], "--params"),
-    (["--dose", "500 mg", "--infusion", "30 min"], "--infusion"),
+    (["--dose", "500 mg", "--duration", "30 min"], "--duration"),
     (["--dose", "500 mg", "--cl", "6 L"], "--cl"),
     (["--dose", "500 mg", "--interval", "12 h"], "--interval"),
     (["--dose", "500 mg", "--doses", "3"], "--doses"),
     (["--dose", "500 mg", "--interval", "12 h", "--doses", "0"], "--doses"),
-    (["--dose", "500 mg", "--interval", "12 h", "--doses", "2", "--duration", "1 d"], "--duration"),
+    (["--dose", "500 mg", "--interval", "12 h", "--doses", "2", "--over", "1 d"], "--over"),
     (["--dose", "500 mg", "--params", "none", "--cl", "6 L/h"], "--v1"),
     (["--dose", "500 mg", "--params", "none", "--cl", "6 L/h", "--v1", "50 L"], "--ka"),
     (["--dose", "500 mg", "--step", "1 s", "--until", "100 d"], "--step"),

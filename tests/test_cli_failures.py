@@ -267,7 +267,7 @@ MODEL_OPTIONS = {  # option -> (typical value in its first unit, its units)
     "--tlag": (0.25, ["h", "min"]),
     "--dose": (500.0, ["mg", "g", "µg"]),
     "--interval": (12.0, ["h", "min", "d"]),
-    "--infusion": (0.5, ["h", "min"]),
+    "--duration": (0.5, ["h", "min"]),
     "--until": (72.0, ["h", "d"]),
     "--step": (1.0, ["h", "min"]),
 }
@@ -287,7 +287,7 @@ CHOICES = {
     "--regimen": ["alcohol-withdrawal", "500 mg PO bid for 3 days", "1 g IV q24h x 3", "no-such", "500 mg PO"],
     "--variant": ["low", "high", "none"],
     "--doses": ["1", "3", "0", "-1", "2.5", "1e3", "x"],
-    "--duration": ["2 d", "3 h", "0 d", "-1 d"],
+    "--over": ["2 d", "3 h", "0 d", "-1 d"],
 }
 # Numbers no option accepts, or boundaries: the command must refuse each in one line.
 ODD_NUMBERS = ["0", "-0", "-1", "nan", "inf", "-inf", "1e309", "1_000", "١٢", ".", "e5", "5e", "+-5", "0x1A", "1e-320"]
@@ -399,7 +399,7 @@ EXTREME = [
     ["--v2", "1e-300 L"],
     ["--tlag", "1e300 h"],
     ["--doses", "10000000"],
-    ["--interval", "1 s", "--duration", "4 weeks"],
+    ["--interval", "1 s", "--over", "4 weeks"],
 ]
 
 

@@ -20,7 +20,7 @@ from pkmodel.simulation.simulate import default_times
 # The library calls below issue the label's warnings too; the command's own are checked on stderr.
 pytestmark = pytest.mark.filterwarnings("ignore::pkmodel.drugs.label.LabelWarning")
 
-DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--duration", "14 d"]
+DEMO = ["simulate", "--dose", "500 mg", "--route", "iv", "--interval", "12 h", "--over", "14 d"]
 
 
 def demo_regimen():

@@ -118,8 +118,8 @@ DOSING = [
     ["--route", "iv"],
     ["--interval", "12 h"],
     ["--doses", "3"],
-    ["--duration", "14 d"],
-    ["--infusion", "30 min"],
+    ["--over", "14 d"],
+    ["--duration", "30 min"],
 ]
 
 

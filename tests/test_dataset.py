@@ -146,7 +146,7 @@ def test_alag_shifts_the_bateman_function():
     times = [1.0, 2.0, 2.5, 6.0]
     rows = [(1, 0, 1, 100, 2.0)] + [(1, t, 0, 0, None) for t in times]
     df = table(*rows, columns="ID TIME EVID AMT ALAG")
-    assert dataset_regimens(df, depot=True)[1].doses[0].lag == 2.0
+    assert dataset_regimens(df, depot=True)[1].doses[0].tlag == 2.0
     np.testing.assert_allclose(conc(ORAL, df), bateman(np.array(times) - 2.0), rtol=1e-12, atol=1e-15)
     assert conc(ORAL, df)[0] == 0.0  # before the lag nothing has arrived
 
@@ -164,9 +164,9 @@ def test_addl_2_is_three_doses_by_superposition():
 def test_addl_doses_copy_the_dose_but_not_its_ss_flag_or_reset():
     df = table((1, 0, 4, 100, 2, 12, 1, 10.0, 0.5, 1.0), columns="ID TIME EVID AMT ADDL II SS RATE F ALAG")
     first, *more = dataset_regimens(df, depot=True)[1].doses
-    assert (first.ss, first.ii, first.reset) == (1, 12.0, True)
-    assert all((d.ss, d.ii, d.reset) == (0, None, False) for d in more)
-    assert all((d.rate, d.f, d.lag, d.route, d.amount) == (10.0, 0.5, 1.0, "oral", 100.0) for d in more)
+    assert (first.ss, first.interval, first.reset) == (1, 12.0, True)
+    assert all((d.ss, d.interval, d.reset) == (0, None, False) for d in more)
+    assert all((d.rate, d.f, d.tlag, d.route, d.amount) == (10.0, 0.5, 1.0, "oral", 100.0) for d in more)
 
 
 # --- rule 4: RATE -------------------------------------------------------------------------------------
@@ -535,8 +535,8 @@ def test_csv_errors_count_data_rows_from_1(tmp_path):
 
 def test_write_then_read_gives_the_same_doses(tmp_path):
     regimens = {
-        1: Regimen((Dose(0, 100, "oral", f=0.5, lag=0.5), Dose(12, 100, "iv", rate=25.0), Dose(24, 0, reset=True))),
-        2: Regimen((Dose(0, 50, "iv", duration=2.0, ss=1, ii=12), Dose(6, 20, "peripheral", ss=2, ii=24),
+        1: Regimen((Dose(0, 100, "oral", f=0.5, tlag=0.5), Dose(12, 100, "iv", rate=25.0), Dose(24, 0, reset=True))),
+        2: Regimen((Dose(0, 50, "iv", duration=2.0, ss=1, interval=12), Dose(6, 20, "peripheral", ss=2, interval=24),
                     Dose(30, 80, "iv", reset=True))),
     }
     path = tmp_path / "out.csv"
@@ -702,7 +702,7 @@ def test_junk_cells_raise_pkmodel_error_and_nothing_else(df, data):
             dataset_regimens(frame, depot=True)
             dataset_regimens(frame, depot=False, peripheral=False)
         except PKModelError as err:
-            assert str(err).startswith(("row ", "ID ")) or err.field in ("columns", "dataset"), str(err)
+            assert str(err).startswith(("row ", "ID ")) or err.field in ("columns", "dataset", "source"), str(err)
 
 
 @st.composite
@@ -729,10 +729,10 @@ def regimens(draw):
                 draw(st.sampled_from(["iv", "oral", "peripheral"])),
                 duration=draw(st.floats(0.01, 48)) if kind == "duration" else 0.0,
                 ss=ss,
-                ii=draw(st.floats(0.5, 48)) if ss else None,
+                interval=draw(st.floats(0.5, 48)) if ss else None,
                 rate=draw(st.floats(0.01, 1e3)) if kind == "rate" else None,
                 f=draw(st.none() | st.floats(0.001, 1.0)),
-                lag=draw(st.none() | st.floats(0, 10)),
+                tlag=draw(st.none() | st.floats(0, 10)),
                 reset=reset,
             )
         )

@@ -45,9 +45,9 @@ def test_f_rule_own_f_else_model_f_for_oral_else_one():
 def test_lag_rule_shifts_arrival_and_infusion_end():
     doses = (
         Dose(0, 100, "oral"),
-        Dose(10, 100, "oral", lag=2.0),
+        Dose(10, 100, "oral", tlag=2.0),
         Dose(20, 100, "iv", duration=3.0),
-        Dose(30, 100, "iv", rate=40.0, f=0.5, lag=1.0),
+        Dose(30, 100, "iv", rate=40.0, f=0.5, tlag=1.0),
     )
     np.testing.assert_array_equal(events.arrival_times(doses, 0.5), [0.5, 12.0, 20.0, 31.0])
     # A fixed rate keeps its rate and lasts F·amount/rate: 0.5·100/40 = 1.25 h.
@@ -57,7 +57,7 @@ def test_lag_rule_shifts_arrival_and_infusion_end():
 
 def test_bolus_arrivals_of_a_lagged_steady_state_dose():
     # Lag 30 h, ii 12 h: the doses of the pattern given 12 and 24 h earlier arrive at 18 and 6 h.
-    dose = Dose(0, 100, "oral", ss=1, ii=12.0)
+    dose = Dose(0, 100, "oral", ss=1, interval=12.0)
     assert events.bolus_arrival_times(dose, 30.0) == {30.0, 18.0, 6.0}
     assert events.bolus_arrival_times(Dose(0, 100, "iv", duration=1.0), 0.0) == set()
 
@@ -293,9 +293,9 @@ def test_grid_method_with_per_subject_dose_times_is_refused_on_use():
 
 
 def test_steady_state_dose_with_a_lag_of_millions_of_intervals_is_refused():
-    regimen = Regimen((Dose(0, 100, "oral", ss=1, ii=1e-3),))
+    regimen = Regimen((Dose(0, 100, "oral", ss=1, interval=1e-3),))
     with pytest.raises(PKModelError) as err:
         simulate(Model(cl=2.0, v1=20.0, ka=1.0, tlag=1000.0), regimen, [0.0, 1.0])
-    assert err.value.field == "ii"
+    assert err.value.field == "interval"
     with pytest.raises(PKModelError):
         events.bolus_arrival_times(regimen.doses[0], 1000.0)

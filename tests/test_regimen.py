@@ -93,7 +93,7 @@ def test_event_table_round_trip():
     )
     frame = r.to_frame()
     assert list(frame.columns) == [
-        "time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "ii_h", "f", "lag_h", "reset"
+        "time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "interval_h", "f", "tlag_h", "reset"
     ]
     back = Regimen.from_frame(frame, interval=r.interval)
     assert back.doses == r.doses
@@ -108,8 +108,8 @@ def test_event_table_errors_name_the_row():
 @pytest.mark.parametrize(
     "make, field",
     [
-        (lambda: Dose(0, 100, ss=1), "ii"),
-        (lambda: Dose(0, 100, ii=12), "ii"),
+        (lambda: Dose(0, 100, ss=1), "interval"),
+        (lambda: Dose(0, 100, interval=12), "interval"),
         (lambda: Dose(0, 100, duration=1, rate=10), "duration/rate"),
         (lambda: Dose(0, 100, f=1.5), "f"),
         (lambda: Regimen.daily(100, at=["25:00"], days=1), "at"),

@@ -91,8 +91,8 @@ def test_text_and_event_tables_share_the_limit():
     [
         lambda: Dose(MAX_TIME_H * 1.000001, 100),
         lambda: Dose(0, 100, duration=2 * MAX_TIME_H),
-        lambda: Dose(0, 100, ss=1, ii=2 * MAX_TIME_H),
-        lambda: Dose(0, 100, "oral", lag=2 * MAX_TIME_H),
+        lambda: Dose(0, 100, ss=1, interval=2 * MAX_TIME_H),
+        lambda: Dose(0, 100, "oral", tlag=2 * MAX_TIME_H),
         lambda: Regimen.single(100, time="1e200 h"),
         lambda: Regimen.repeated(100, "1000 d", n_doses=50),
         lambda: Regimen.daily(100, ["08:00"], days=50_000),
@@ -259,7 +259,7 @@ def test_start_day_moves_whole_days():
      ("f", True, "row 0: f"), ("duration_h", "x", "row 0: duration")],
 )
 def test_event_table_cells_are_not_rounded(column, value, field):
-    frame = pd.DataFrame({"time_h": [0.0], "amount_mg": [100.0], "route": ["iv"], "ii_h": [12.0]})
+    frame = pd.DataFrame({"time_h": [0.0], "amount_mg": [100.0], "route": ["iv"], "interval_h": [12.0]})
     frame[column] = pd.Series([value], dtype=object)
     if column != "ss":
         frame["ss"] = 1
@@ -276,7 +276,7 @@ def test_event_table_unknown_columns_are_refused():
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: Dose(0, 100, f=True), lambda: Dose(0, 100, ss=1.0, ii=12), lambda: Dose(0, 100, reset=1),
+    [lambda: Dose(0, 100, f=True), lambda: Dose(0, 100, ss=1.0, interval=12), lambda: Dose(0, 100, reset=1),
      lambda: Regimen.single(100).shifted(True), lambda: Regimen.repeated(1, 12, n_doses=3).miss(probability=True)],
 )
 def test_dose_fields_are_not_coerced(make):
@@ -332,11 +332,11 @@ def test_event_table_round_trip_through_csv(tmp_path_factory, dose_list):
 def test_empty_optional_cells_mean_not_given():
     frame = pd.DataFrame({
         "time_h": [0.0, 12.0], "amount_mg": [100.0, 100.0], "route": ["oral", "iv"],
-        "duration_h": [np.nan, 2.0], "rate_mg_h": [np.nan, np.nan], "ss": [np.nan, 1.0], "ii_h": [None, 24.0],
-        "f": [0.5, np.nan], "lag_h": [np.nan, 0.25], "reset": [None, True],
+        "duration_h": [np.nan, 2.0], "rate_mg_h": [np.nan, np.nan], "ss": [np.nan, 1.0], "interval_h": [None, 24.0],
+        "f": [0.5, np.nan], "tlag_h": [np.nan, 0.25], "reset": [None, True],
     })
     assert Regimen.from_frame(frame).doses == (
-        Dose(0.0, 100.0, "oral", f=0.5), Dose(12.0, 100.0, "iv", 2.0, ss=1, ii=24.0, lag=0.25, reset=True)
+        Dose(0.0, 100.0, "oral", f=0.5), Dose(12.0, 100.0, "iv", 2.0, ss=1, interval=24.0, tlag=0.25, reset=True)
     )
 
 

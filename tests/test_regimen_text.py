@@ -167,7 +167,7 @@ def test_rate_matches_the_constructor():
 @pytest.mark.parametrize("words", ["ss", "SS", "from steady state", "at steady state", "steady state", "steady-state"])
 def test_steady_state(words):
     regimen = parse(f"500 mg PO q12h x 3 {words}")
-    assert [(d.time, d.ss, d.ii) for d in regimen.doses] == [(0.0, 1, 12.0), (12.0, 0, None), (24.0, 0, None)]
+    assert [(d.time, d.ss, d.interval) for d in regimen.doses] == [(0.0, 1, 12.0), (12.0, 0, None), (24.0, 0, None)]
 
 
 @pytest.mark.parametrize(

@@ -42,10 +42,10 @@ def doses(draw):
     if draw(st.booleans()):
         kw["f"] = draw(extreme)
     if draw(st.booleans()):
-        kw["lag"] = draw(extreme)
+        kw["tlag"] = draw(extreme)
     if draw(st.integers(0, 4)) == 0:
         kw["ss"] = draw(st.sampled_from([1, 2]))
-        kw["ii"] = draw(extreme)
+        kw["interval"] = draw(extreme)
     return attempt(lambda: Dose(draw(extreme), draw(extreme), route, **kw))
 
 

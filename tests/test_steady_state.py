@@ -40,26 +40,26 @@ def _repeated(n: int, steady_state: bool, route: str, duration: float = 0.0) -> 
     # Built from Dose: Regimen.repeated infuses IV only, and one case infuses into the depot.
     doses = [Dose(i * TAU, 100.0, route, duration) for i in range(n)]
     if steady_state:
-        doses[0] = Dose(0.0, 100.0, route, duration, ss=1, ii=TAU)
+        doses[0] = Dose(0.0, 100.0, route, duration, ss=1, interval=TAU)
     return Regimen(tuple(doses), TAU)
 
 
 def test_ss2_adds_steady_state_to_what_is_there():
     model = Model(**TWO, ka=1.1, f=0.7, tlag=0.5)
     earlier = Dose(0.0, 300.0, "iv")
-    ss2 = Dose(5.0, 100.0, "oral", ss=2, ii=TAU)
+    ss2 = Dose(5.0, 100.0, "oral", ss=2, interval=TAU)
     combined = Regimen((earlier, ss2))
     t = np.linspace(0, 40, 161)
     got = simulate(model, combined, t).concentration[0]
     alone = simulate(model, Regimen((earlier,)), t).concentration[0]
-    ss_only = simulate(model, Regimen((Dose(5.0, 100.0, "oral", ss=1, ii=TAU),)), t).concentration[0]
+    ss_only = simulate(model, Regimen((Dose(5.0, 100.0, "oral", ss=1, interval=TAU),)), t).concentration[0]
     np.testing.assert_allclose(got, alone + ss_only, rtol=1e-12, atol=1e-15)
 
 
 def test_ss1_resets_what_came_before():
     model = Model(**TWO)
     before = Regimen.single(1000.0, duration=10.0)  # still infusing when the reset comes
-    reset = Regimen((Dose(4.0, 100.0, "iv", ss=1, ii=TAU),))
+    reset = Regimen((Dose(4.0, 100.0, "iv", ss=1, interval=TAU),))
     t = np.linspace(4.0, 40, 145)
     got = simulate(model, before + reset, t).concentration[0]
     expected = simulate(model, reset, t).concentration[0]

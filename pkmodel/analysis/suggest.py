@@ -186,7 +186,7 @@ def _maintenance(regimen: Regimen) -> tuple[float, str, float, tuple[Dose, ...]]
         raise PKModelError("regimen", str(regimen), "suggest_dose needs a regimen with a regular interval")
     start, end = period
     pattern = tuple(
-        replace(d, time=d.time - start, ss=0, ii=None) for d in regimen.doses if start - 1e-9 <= d.time < end - 1e-9
+        replace(d, time=d.time - start, ss=0, interval=None) for d in regimen.doses if start - 1e-9 <= d.time < end - 1e-9
     )
     return amounts.pop(), route, float(regimen.interval), pattern
 
@@ -219,7 +219,7 @@ def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: f
     period starts at steady state (the first dose SS=1, the others SS=2: each adds its own
     train's steady state), and the second period, identical to every later one, holds the peak."""
     period = k * tau
-    first = [replace(d, amount=amount, ss=1 if i == 0 else 2, ii=period) for i, d in enumerate(pattern)]
+    first = [replace(d, amount=amount, ss=1 if i == 0 else 2, interval=period) for i, d in enumerate(pattern)]
     second = [replace(d, amount=amount, time=d.time + period) for d in pattern]
     # A trial regimen is not a prescription: the label is checked on the suggestion instead.
     sim = simulate(model, Regimen(tuple(first + second), interval=period), check_label=False)
@@ -229,7 +229,7 @@ def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: f
 def _adjusted(regimen: Regimen, chosen: _Option, amount0: float, route: str, tau: float) -> Regimen:
     t0 = regimen.doses[0].time
     kept = [d for d in regimen.doses if math.floor((d.time - t0) / tau + 1e-9) % chosen.k == 0]
-    doses = tuple(replace(d, amount=chosen.amount, ii=d.ii * chosen.k if d.ss and d.ii is not None else None) for d in kept)
+    doses = tuple(replace(d, amount=chosen.amount, interval=d.interval * chosen.k if d.ss and d.interval is not None else None) for d in kept)
     text = (
         f"{_dose_text(chosen.amount, route, tau * chosen.k)}, {len(doses)} doses "
         f"(adjusted from {_dose_text(amount0, route, tau)})"

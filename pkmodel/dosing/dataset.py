@@ -459,7 +459,7 @@ def dataset_regimens(
        is the default dose compartment: the depot with a depot, else the central one. Any other
        number raises an error naming the row.
     2. ``F`` (when given on the record) is the bioavailability of that dose and scales its amount
-       (``Dose.f``); ``ALAG`` (when given) shifts its time (``Dose.lag``). Missing, the model's F
+       (``Dose.f``); ``ALAG`` (when given) shifts its time (``Dose.tlag``). Missing, the model's F
        and lag apply to depot doses, and none to the others.
     3. ``ADDL`` = n adds n doses, every ``II`` h after the record's TIME (TIME + k·II, k = 1..n),
        with the same amount, compartment, rate or duration, F and ALAG; the SS flag and the reset
@@ -470,7 +470,7 @@ def dataset_regimens(
        the rate (``Dose.duration``). The column must exist and hold a value > 0 on that row.
     5. ``SS`` = 1 resets the system and starts it at the steady state of the dose repeated every
        ``II`` h, the record's dose being the last of that series; SS = 2 adds that steady state to
-       the current state (``Dose.ss``, ``Dose.ii``).
+       the current state (``Dose.ss``, ``Dose.interval``).
     6. EVID 3 empties every compartment and stops every infusion (``Dose(amount=0,
        reset=True)``); EVID 4 does the same and then gives its dose (``reset=True``).
     7. A reset (EVID 3, 4) or an SS = 1 record cancels what earlier records have not yet given:
@@ -536,9 +536,9 @@ def _doses(i: int, cols: dict[str, np.ndarray], extra: _Extra, compartments: dic
     lag = None if math.isnan(cols["ALAG"][i]) else float(cols["ALAG"][i])
     t, amount, ii = float(cols["TIME"][i]), float(cols["AMT"][i]), float(cols["II"][i])
     ss = int(cols["SS"][i])
-    dose = partial(Dose, route=route, duration=duration, rate=rate, f=f, lag=lag)
+    dose = partial(Dose, route=route, duration=duration, rate=rate, f=f, tlag=lag)
     try:
-        first = dose(t, amount, ss=ss, ii=ii if ss else None, reset=int(cols["EVID"][i]) == 4)
+        first = dose(t, amount, ss=ss, interval=ii if ss else None, reset=int(cols["EVID"][i]) == 4)
         more = [dose(t + k * ii, amount) for k in range(1, int(cols["ADDL"][i]) + 1)]
     except PKModelError as err:
         raise PKModelError(f"row {i + 1}: {err.field}", err.value, err.allowed) from None
@@ -629,7 +629,7 @@ def _dose_row(key: Any, dose: Dose, numbers_: dict[str, int], depot: bool, rank:
         "AMT": dose.amount,
         "CMT": numbers_[dose.route],
         "RATE": dose.rate if dose.rate is not None else (-2.0 if dose.duration > 0 else 0.0),
-        "II": dose.ii if dose.ss else 0.0,
+        "II": dose.interval if dose.ss else 0.0,
         "ADDL": 0,
         "SS": dose.ss,
         "MDV": 1,
@@ -640,8 +640,8 @@ def _dose_row(key: Any, dose: Dose, numbers_: dict[str, int], depot: bool, rank:
         row["D"] = dose.duration
     if dose.f is not None:
         row["F"] = float(dose.f)
-    if dose.lag is not None:
-        row["ALAG"] = dose.lag
+    if dose.tlag is not None:
+        row["ALAG"] = dose.tlag
     return row
 
 

@@ -21,7 +21,7 @@ The rules, one per line:
   what earlier doses would still cause at or after that time (a lagged dose not yet absorbed, the
   end of an infusion) is dropped with it.
 - **Steady state.** ``ss=1`` resets, then sets the closed-form steady state of the dose repeated
-  every ``ii`` h forever; ``ss=2`` adds that steady state to the current state. Either way the
+  every ``interval`` h forever; ``ss=2`` adds that steady state to the current state. Either way the
   earlier doses of that pattern still owe events (lagged doses not yet arrived, infusions still
   running), which are added (:func:`bolus_arrival_times` lists the lagged ones).
 """
@@ -66,7 +66,7 @@ def bioavailable_amounts(doses: Sequence[Dose], model_f: Value = 1.0) -> np.ndar
 def lags(doses: Sequence[Dose], model_lag: Value = 0.0) -> np.ndarray:
     """Lag (h) of each dose: its own ``lag``, else ``model_lag`` for oral doses, else 0."""
     oral = np.array([d.route == "oral" for d in doses], dtype=bool)
-    own = np.array([np.nan if d.lag is None else d.lag for d in doses], dtype=float)
+    own = np.array([np.nan if d.tlag is None else d.tlag for d in doses], dtype=float)
     model = np.asarray(model_lag, dtype=float)[..., None]
     return np.where(np.isnan(own), np.where(oral, model, 0.0), own)
 
@@ -93,17 +93,17 @@ def infusion_ends(doses: Sequence[Dose], model_f: Value = 1.0, model_lag: Value 
 def bolus_arrival_times(dose: Dose, model_lag: float = 0.0) -> set[float]:
     """Times (h) at which ``dose`` puts an amount into the body at once: a bolus arriving after
     its lag and, for a steady-state dose, the lagged doses of its pattern still due then (every
-    ``ii`` before its own arrival, from its time on). Empty for an infusion or a reset alone."""
+    ``interval`` before its own arrival, from its time on). Empty for an infusion or a reset alone."""
     if dose.infusion or (dose.reset and dose.amount == 0):
         return set()
     lag = float(lags((dose,), model_lag)[0])
     times = {dose.time + lag}
-    if dose.ss and dose.ii:
+    if dose.ss and dose.interval:
         if _open_doses(dose, lag, 0.0) > MAX_DOSES:
-            raise PKModelError("ii", dose.ii, f"a steady-state dose whose lag spans at most {MAX_DOSES} intervals")
+            raise PKModelError("interval", dose.interval, f"a steady-state dose whose lag spans at most {MAX_DOSES} intervals")
         k = 1
-        while lag - k * dose.ii >= 0:
-            times.add(dose.time + lag - k * dose.ii)
+        while lag - k * dose.interval >= 0:
+            times.add(dose.time + lag - k * dose.interval)
             k += 1
     return times
 
@@ -115,7 +115,7 @@ def latest_time(model: Model, regimen: Regimen) -> float:
     top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
     latest = 0.0
     for d in regimen.doses:
-        lag = d.lag if d.lag is not None else (top_lag if d.route == "oral" else 0.0)
+        lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
         length = d.amount / d.rate if d.rate else d.duration
         latest = max(latest, d.time + lag + length)
     return latest
@@ -124,8 +124,8 @@ def latest_time(model: Model, regimen: Regimen) -> float:
 def _open_doses(dose: Dose, lag: float, length: float) -> float:
     """How many earlier doses of a steady-state dose's pattern are still in progress at its time
     (not yet arrived or still infusing): ceil((lag + length) / ii) - 1."""
-    assert dose.ii is not None
-    return float(max(np.ceil((lag + length) / dose.ii) - 1, 0))
+    assert dose.interval is not None
+    return float(max(np.ceil((lag + length) / dose.interval) - 1, 0))
 
 
 def event_count(model: Model, regimen: Regimen) -> int:
@@ -138,8 +138,8 @@ def event_count(model: Model, regimen: Regimen) -> int:
         count += 2 if d.infusion else 1
         if d.reset or d.ss == 1:
             count += 1
-        if d.ss and d.ii:
-            lag = d.lag if d.lag is not None else (top_lag if d.route == "oral" else 0.0)
+        if d.ss and d.interval:
+            lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
             length = d.amount / d.rate if d.rate else d.duration
             count += 3 + 3 * int(min(_open_doses(d, lag, length), 1e15))
     return count
@@ -159,13 +159,13 @@ def check(model: Model, regimen: Regimen) -> None:
             )
     top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
     for d in regimen.doses:
-        if d.ss and d.ii:
-            lag = d.lag if d.lag is not None else (top_lag if d.route == "oral" else 0.0)
+        if d.ss and d.interval:
+            lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
             open_doses = _open_doses(d, lag, d.amount / d.rate if d.rate else d.duration)
             if open_doses > MAX_DOSES:
                 raise PKModelError(
-                    "ii",
-                    d.ii,
+                    "interval",
+                    d.interval,
                     f"a steady-state dose whose lag and infusion span at most {MAX_DOSES} intervals "
                     f"(limits.MAX_DOSES); here {open_doses:.6g}: give a longer interval",
                 )
@@ -279,9 +279,9 @@ class _Columns:
 def _steady_state_events(
     model: Model, dose: Dose, n: int, amount: np.ndarray, lag: np.ndarray, duration: np.ndarray
 ) -> _Columns:
-    """The steady state of ``dose`` repeated every ``dose.ii`` as events at the dose time: its
+    """The steady state of ``dose`` repeated every ``dose.interval`` as events at the dose time: its
     amounts in each compartment, then what earlier doses of the pattern still owe."""
-    assert dose.ii is not None  # Dose guarantees ii for ss doses
+    assert dose.interval is not None  # Dose guarantees ii for ss doses
     kin = model.kinetics(n)
     cmt = COMPARTMENT[dose.route]
     sources = tuple(sorted({cmt, CENTRAL} | ({PERIPHERAL} if np.any(kin.k12 > 0) else set())))
@@ -290,7 +290,7 @@ def _steady_state_events(
         sources,
         cmt=cmt,
         amount=np.broadcast_to(amount, (n,)),
-        tau=dose.ii,
+        tau=dose.interval,
         lag=np.broadcast_to(lag, (n,)),
         duration=np.broadcast_to(duration, (n,)),
     )

@@ -21,7 +21,7 @@ Routes:
     "peripheral"  into the peripheral compartment (NONMEM datasets may dose any compartment).
 
 Steady state (NONMEM's SS): a dose with ``ss=1`` resets the system to the steady state reached
-by repeating that dose every ``ii`` hours forever, then gives it; ``ss=2`` adds that steady state
+by repeating that dose every ``interval`` hours forever, then gives it; ``ss=2`` adds that steady state
 to the current state instead of resetting. It is computed in closed form by the engine.
 """
 
@@ -45,7 +45,7 @@ from pkmodel.units import format_quantity, parse_clock, parse_quantity
 ROUTES = ("iv", "oral", "peripheral")
 _ROUTE_WORDS = {"iv": "IV", "oral": "oral", "peripheral": "into the peripheral compartment"}
 # Every field of a Dose has a column, so that from_frame(to_frame()) gives the same doses back.
-_FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "ii_h", "f", "lag_h", "reset")
+_FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "interval_h", "f", "tlag_h", "reset")
 _REPR_ROWS = 10
 
 
@@ -57,11 +57,11 @@ class Dose:
     fixes the infusion rate, and the duration follows from the amount actually given (F·amount /
     rate, NONMEM's rule for RATE > 0). Any route may be infused here (NONMEM datasets may infuse
     into the depot); the friendly constructors of :class:`Regimen` infuse IV only. ``f`` and
-    ``lag`` (h) override the model's bioavailability and lag time for this dose (by default they
-    apply to oral doses only). ``ss`` 0, 1 or 2 and ``ii`` (h) as in NONMEM (see the module
+    ``tlag`` (h) override the model's bioavailability and lag time for this dose (by default they
+    apply to oral doses only). ``ss`` 0, 1 or 2 and ``interval`` (h, NONMEM's SS and II; see the module
     docstring). ``reset=True`` empties every compartment and stops every infusion just before this
     dose (NONMEM EVID 4); with ``amount=0`` it is a reset alone (EVID 3). Times, durations,
-    intervals and lags are at most :data:`pkmodel.limits.MAX_TIME_H`.
+    intervals and lag times are at most :data:`pkmodel.limits.MAX_TIME_H`.
     """
 
     time: float
@@ -69,10 +69,10 @@ class Dose:
     route: str = "iv"
     duration: float = 0.0
     ss: int = 0
-    ii: float | None = None
+    interval: float | None = None
     rate: float | None = None
     f: float | None = None
-    lag: float | None = None
+    tlag: float | None = None
     reset: bool = False
 
     def __post_init__(self) -> None:
@@ -92,11 +92,11 @@ class Dose:
             raise PKModelError("ss", self.ss, ss_allowed)
         set_(self, "ss", int(self.ss))
         if self.ss:
-            if self.ii is None:
-                raise PKModelError("ii", None, "a steady-state dose needs its interval ii (h, > 0)")
-            set_(self, "ii", _time(self.ii, "ii", positive=True))
-        elif self.ii is not None:
-            raise PKModelError("ii", self.ii, "ii is only meaningful with ss = 1 or 2")
+            if self.interval is None:
+                raise PKModelError("interval", None, "a steady-state dose needs its interval (h, > 0)")
+            set_(self, "interval", _time(self.interval, "interval", positive=True))
+        elif self.interval is not None:
+            raise PKModelError("interval", self.interval, "an interval is only meaningful with ss = 1 or 2")
         if self.rate is not None:
             if self.duration:
                 raise PKModelError("duration/rate", (self.duration, self.rate), "give a duration or a rate, not both")
@@ -105,8 +105,8 @@ class Dose:
             if isinstance(self.f, bool) or not isinstance(self.f, Real) or not 0 < self.f <= 1:
                 raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
             set_(self, "f", float(self.f))
-        if self.lag is not None:
-            set_(self, "lag", _time(self.lag, "lag"))
+        if self.tlag is not None:
+            set_(self, "tlag", _time(self.tlag, "tlag"))
 
     @property
     def infusion(self) -> bool:
@@ -216,7 +216,7 @@ class Regimen:
             per_dose = [loading, *per_dose[1:]]
         doses = [Dose(t0 + i * tau, a, route, **infusion) for i, a in enumerate(per_dose)]
         if steady_state:
-            doses[0] = replace(doses[0], ss=1, ii=tau)
+            doses[0] = replace(doses[0], ss=1, interval=tau)
         if amounts is None:
             what = Dose(t0, amount, route, **infusion).describe()
         else:
@@ -440,15 +440,15 @@ class Regimen:
 
     def to_frame(self) -> pd.DataFrame:
         """The event table, one row per dose and a column per field of :class:`Dose`: time_h,
-        amount_mg, route, duration_h, rate_mg_h, ss, ii_h, f, lag_h, reset. A field that is not
-        given (rate, ii, f, lag) is an empty cell (NaN)."""
+        amount_mg, route, duration_h, rate_mg_h, ss, interval_h, f, tlag_h, reset. A field that is not
+        given (rate, interval, f, tlag) is an empty cell (NaN)."""
         return _frame(self.doses)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, interval: Any = None) -> Regimen:
         """A regimen from an event table as written by :meth:`to_frame`: time_h, amount_mg and
         route are required; the other columns are optional, and an empty cell (NaN, None) in them
-        means "not given" (duration 0, no rate, ss 0, no ii, the model's F and lag, no reset).
+        means "not given" (duration 0, no rate, ss 0, no interval, the model's F and lag, no reset).
         ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing is rounded."""
         if not isinstance(frame, pd.DataFrame):
             raise PKModelError("frame", type(frame).__name__, "a pandas DataFrame with the columns of to_frame()")
@@ -473,10 +473,10 @@ class Regimen:
                         row["route"],
                         _cell(row.get("duration_h"), 0.0),
                         ss,
-                        _cell(row.get("ii_h")),
+                        _cell(row.get("interval_h")),
                         _cell(row.get("rate_mg_h")),
                         _cell(row.get("f")),
-                        _cell(row.get("lag_h")),
+                        _cell(row.get("tlag_h")),
                         bool(reset),
                     )
                 )
@@ -581,12 +581,12 @@ def _frame(doses: Sequence[Dose]) -> pd.DataFrame:
         return np.nan if x is None else x
 
     rows = [
-        (d.time, d.amount, d.route, d.duration, opt(d.rate), d.ss, opt(d.ii), opt(d.f), opt(d.lag), d.reset)
+        (d.time, d.amount, d.route, d.duration, opt(d.rate), d.ss, opt(d.interval), opt(d.f), opt(d.tlag), d.reset)
         for d in doses
     ]
     frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
     return frame.astype({"time_h": float, "amount_mg": float, "duration_h": float, "rate_mg_h": float, "ss": int,
-                         "ii_h": float, "f": float, "lag_h": float, "reset": bool})
+                         "interval_h": float, "f": float, "tlag_h": float, "reset": bool})
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -1,6 +1,6 @@
 """The ``pkmodel`` command: simulate a regimen from the shell, print the exposure, save CSV and plot.
 
-    pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --plot out/demo.png
+    pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --over "14 d" --plot out/demo.png
     pkmodel simulate --regimen alcohol-withdrawal --variant high     # a regimen of the label library
     pkmodel simulate --regimen "500 mg PO bid at 08:00,14:00 for 10 days"   # a regimen in words
     pkmodel simulate --regimen alcohol-withdrawal --crcl "45 mL/min" --suggest-dose auc  # a patient
@@ -54,8 +54,8 @@ DEFAULT_PARAMS = "mildronate"
 # Library field names -> the option a user of the command typed.
 _OPTION = {
     "amount": "--dose",
-    "duration": "--infusion",
-    "over": "--duration",
+    "duration": "--duration",
+    "over": "--over",
     "n_doses": "--doses",
     "interval": "--interval",
     "route": "--route",
@@ -89,9 +89,9 @@ _METRICS = {  # summary column -> (label in the one-subject table, column name f
     "t90ss_h": ("Time to 90 % of steady state (h)", "t90ss (h)"),
 }
 EXAMPLES = """examples:
-  pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --duration "14 d" --csv out/demo.csv --plot out/demo.png
+  pkmodel simulate --dose "500 mg" --route iv --interval "12 h" --over "14 d" --csv out/demo.csv --plot out/demo.png
   pkmodel simulate --dose "1 g" --interval "24 h" --doses 7 --cl "3 L/h"        # oral, halved clearance
-  pkmodel simulate --params none --cl "6 L/h" --v1 "50 L" --dose "500 mg" --route iv --infusion "30 min"
+  pkmodel simulate --params none --cl "6 L/h" --v1 "50 L" --dose "500 mg" --route iv --duration "30 min"
   pkmodel simulate --regimen alcohol-withdrawal --variant high   # a label regimen; list them: pkmodel regimens
   pkmodel simulate --regimen "1 g PO daily for 6 weeks" --tlag "20 min"
   pkmodel simulate --regimen alcohol-withdrawal --egfr-category moderate --suggest-dose auc
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     library = sim.add_argument_group(
         "label regimen (instead of the dosing options)",
         "A regimen of the label library (list: pkmodel regimens); it replaces --dose,\n"
-        "--route, --interval, --doses, --duration and --infusion.",
+        "--route, --interval, --doses, --over and --duration.",
     )
     library.add_argument(
         "--regimen",
@@ -176,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("iv", "oral"),
         default=None,
         type=str.lower,
-        help="iv: into a vein (a bolus, or an infusion with --infusion); oral (the default)",
+        help="iv: into a vein (a bolus, or an infusion with --duration); oral (the default)",
     )
     dosing.add_argument("--interval", metavar="TIME", help='time between doses, e.g. "12 h"; omit for a single dose')
     length = dosing.add_mutually_exclusive_group()
     length.add_argument("--doses", type=int, metavar="N", help="number of doses (with --interval)")
-    length.add_argument("--duration", metavar="LENGTH", help='treatment length, e.g. "14 d" (with --interval)')
-    dosing.add_argument("--infusion", metavar="LENGTH", help='infuse each IV dose over this time, e.g. "30 min"')
+    length.add_argument("--over", metavar="LENGTH", help='treatment length, e.g. "14 d" (with --interval)')
+    dosing.add_argument("--duration", metavar="LENGTH", help='infuse each IV dose over this time, e.g. "30 min"')
     add_patient_options(sim)
     grid = sim.add_argument_group("time grid (default: through the last dose plus 5 terminal half-lives)")
     grid.add_argument("--until", metavar="TIME", help='end of the simulated time, e.g. "20 d"')
@@ -560,7 +560,7 @@ def build_suggestion(
         raise PKModelError("--suggest-dose", args.suggest_dose, err.allowed) from None
 
 
-_DOSING = ("dose", "route", "interval", "doses", "duration", "infusion")
+_DOSING = ("dose", "route", "interval", "doses", "over", "duration")
 
 
 def build_regimen(args: argparse.Namespace) -> Regimen:
@@ -581,18 +581,18 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
     if args.dose is None:
         raise _UsageError("--dose: required, or --regimen NAME for a label regimen (see: pkmodel regimens)")
     route = args.route or "oral"
-    infusion = args.infusion if args.infusion is not None else 0.0
-    if args.infusion is not None and route != "iv":
-        raise PKModelError("--infusion", args.infusion, "an infusion is an IV dose: add --route iv or drop --infusion")
+    infusion = args.duration if args.duration is not None else 0.0
+    if args.duration is not None and route != "iv":
+        raise PKModelError("--duration", args.duration, "an infusion is an IV dose: add --route iv or drop --duration")
     if args.interval is None:
-        if args.doses is not None or args.duration is not None:
-            option = "--doses" if args.doses is not None else "--duration"
-            raise PKModelError(option, args.doses or args.duration, "repeated doses need --interval")
+        if args.doses is not None or args.over is not None:
+            option = "--doses" if args.doses is not None else "--over"
+            raise PKModelError(option, args.doses or args.over, "repeated doses need --interval")
         return Regimen.single(args.dose, route, duration=infusion)
-    if args.doses is None and args.duration is None:
-        raise PKModelError("--interval", args.interval, "also give --doses N or --duration (treatment length)")
+    if args.doses is None and args.over is None:
+        raise PKModelError("--interval", args.interval, "also give --doses N or --over (treatment length)")
     return Regimen.repeated(
-        args.dose, args.interval, n_doses=args.doses, over=args.duration, route=route, duration=infusion
+        args.dose, args.interval, n_doses=args.doses, over=args.over, route=route, duration=infusion
     )
 
 
