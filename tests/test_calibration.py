@@ -76,7 +76,7 @@ def test_terminal_share_is_the_beta_part_of_the_auc(spec):
 @pytest.mark.parametrize("variant", ["alpha-6.55"])
 def test_fast_predictions_match_full_simulations(variant):
     model = load_params("mildronate", variant=variant).replace(tlag=0.25)
-    targets = load_targets()
+    targets = load_targets("mildronate-targets")
     fast = predict_many(model, targets)[:, 0]
     for target, value in zip(targets, fast, strict=True):
         if target.metric in ("cmax", "tmax", "auc_0_24"):
@@ -93,7 +93,7 @@ def test_fast_predictions_match_full_simulations(variant):
 
 
 def test_targets_carry_sources_and_the_table_scores_them():
-    targets = load_targets()
+    targets = load_targets("mildronate-targets")
     assert len(targets) == 19 and all(t.source and t.sd > 0 for t in targets)
     table = calibration_table(load_params("mildronate"), targets)
     # z by hand for one row: (predicted - observed) / SD.

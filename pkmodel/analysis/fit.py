@@ -137,7 +137,7 @@ def _read_toml(name_or_path: str | Path, what: str) -> tuple[dict[str, Any], Pat
         raise PKModelError(what, str(name_or_path), f"a valid UTF-8 TOML file ({err})") from None
 
 
-def load_targets(name_or_path: str | Path = "mildronate-targets") -> list[Target]:
+def load_targets(name_or_path: str | Path) -> list[Target]:
     """Targets from a TOML file: shipped name (``params/<name>.toml``) or a path."""
     doc, _ = _read_toml(name_or_path, "targets")
     return _targets(doc)
