@@ -110,8 +110,9 @@ def closed_form(model, dose_times: np.ndarray, dose_mg: np.ndarray, times: np.nd
     """
     n = model.n_subjects or 1
     cl, v1, ka, f = (np.broadcast_to(np.asarray(x, dtype=float), (n,)) for x in (model.cl, model.v1, model.ka, model.f))
-    q = np.broadcast_to(np.asarray(model.q or 0.0, dtype=float), (n,))
-    v2 = np.broadcast_to(np.asarray(model.v2 or 1.0, dtype=float), (n,))
+    # A one-compartment model has no Q (or Q = 0) and no V2: k12 = k21 = 0 and beta = 0.
+    q = np.broadcast_to(np.asarray(0.0 if model.q is None else model.q, dtype=float), (n,))
+    v2 = np.broadcast_to(np.asarray(1.0 if model.v2 is None else model.v2, dtype=float), (n,))
     k10, k12, k21 = cl / v1, q / v1, q / v2
     s = k10 + k12 + k21
     root = np.sqrt(s * s - 4 * k10 * k21)
@@ -143,7 +144,7 @@ def direct_sum(model, dose_times: np.ndarray, dose_mg: np.ndarray, times: np.nda
     """One subject's concentration (mg/L), (1, n_times), as the plain sum over doses of the
     oral two-compartment unit response: one pass over the output times after each dose."""
     ka, f, v1 = float(model.ka), float(model.f), float(model.v1)
-    k10, k12, k21 = model.cl / v1, model.q / v1, model.q / model.v2
+    k10, k12, k21 = float(model.cl) / v1, float(model.q or 0.0) / v1, float(model.q or 0.0) / float(model.v2 or 1.0)
     s = k10 + k12 + k21
     root = np.sqrt(s * s - 4 * k10 * k21)
     alpha, beta = (s + root) / 2, (s - root) / 2
@@ -451,6 +452,43 @@ def _time_once(row: Row, workdir: str) -> float:
     return seconds
 
 
+def time_rounds(timed: list[Row], rounds: int, budget: float, workdir: str) -> int:
+    """Times every row of ``timed`` once per round, in a new shuffled order each round; stops
+    before a round that would end past ``budget`` seconds once 3 rounds have run. Returns the
+    number of rounds run."""
+    order = random.Random(SEED)
+    for row in timed:
+        row.result["seconds"] = []
+    done, last, start = 0, 0.0, time.perf_counter()
+    while done < rounds and not (done >= 3 and time.perf_counter() - start + last > budget):
+        t0 = time.perf_counter()
+        for row in order.sample(timed, len(timed)):
+            row.result["seconds"].append(_time_once(row, workdir))
+        last = time.perf_counter() - t0
+        done += 1
+    return done
+
+
+def summarise(table: list[Row]) -> None:
+    """Medians, minima, the ratio to the np.exp floor of the same cell count and to the row named
+    by ``versus``, into each row's ``result``."""
+    by_key = {r.key: r for r in table}
+    for row in table:
+        if row.result.get("seconds"):
+            row.result["median_s"] = statistics.median(row.result["seconds"])
+            row.result["min_s"] = min(row.result["seconds"])
+    for row in table:
+        if "median_s" not in row.result:
+            continue
+        floor = by_key.get(f"exp{row.cells}")
+        if row.cells and not row.key.startswith("exp") and floor is not None and "median_s" in floor.result:
+            row.result["per_exp_floor"] = row.result["median_s"] / floor.result["median_s"]
+        ref = by_key.get(row.versus or "")
+        if ref is not None and "median_s" in ref.result:
+            row.result["versus"] = ref.key
+            row.result["per_versus"] = row.result["median_s"] / ref.result["median_s"]
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
@@ -539,33 +577,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if not error <= CHECK_RTOL:
                     row.result["skipped"] = f"disagrees with pkmodel: relative error {error:.2g} > {CHECK_RTOL:g}"
         timed = [r for r in table if "skipped" not in r.result]
-        for row in timed:
-            row.result["seconds"] = []
-        order = random.Random(SEED)
-        rounds, round_s = 0, 0.0
         print(f"probes and checks done in {time.perf_counter() - started:.0f} s; timing {len(timed)} rows", flush=True)
-        rounds_started = time.perf_counter()
-        while rounds < args.rounds:
-            elapsed = time.perf_counter() - rounds_started
-            if rounds >= 3 and elapsed + round_s > args.budget:
-                break
-            t0 = time.perf_counter()
-            for row in order.sample(timed, len(timed)):
-                row.result["seconds"].append(_time_once(row, workdir))
-            round_s = time.perf_counter() - t0
-            rounds += 1
-    for row in timed:
-        row.result["median_s"] = statistics.median(row.result["seconds"])
-        row.result["min_s"] = min(row.result["seconds"])
-    for row in timed:
-        floor = by_key.get(f"exp{row.cells}")
-        if row.cells and not row.key.startswith("exp") and floor is not None and "median_s" in floor.result:
-            row.result["per_exp_floor"] = row.result["median_s"] / floor.result["median_s"]
-        ref = by_key.get(row.versus or "")
-        if ref is not None and "median_s" in ref.result:
-            row.result["versus"] = ref.key
-            row.result["per_versus"] = row.result["median_s"] / ref.result["median_s"]
-    _print(table, by_key, rounds)
+        rounds = time_rounds(timed, args.rounds, args.budget, workdir)
+    summarise(table)
+    _print(table, rounds)
     report = {
         "machine": info,
         "work": {
@@ -588,7 +603,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return report
 
 
-def _print(table: list[Row], by_key: dict[str, Row], rounds: int) -> None:
+def _print(table: list[Row], rounds: int) -> None:
     width = max(len(r.label) for r in table) + 2
     print(f"\n{'row':<{width}}{'median':>11}{'min':>11}{'÷ exp':>7}{'÷ ref':>14}{'peak mem':>11}")
     for row in table:
@@ -598,7 +613,7 @@ def _print(table: list[Row], by_key: dict[str, Row], rounds: int) -> None:
             continue
         ratio = f"{r['per_exp_floor']:.2f}" if "per_exp_floor" in r else ""
         ref = f"{r['per_versus']:.2f} {r['versus']}" if "per_versus" in r else ""
-        mem = f"{r['peak_mib']:,.0f} MiB" + ("*" if r["memory"].endswith("process") else "")
+        mem = f"{r['peak_mib']:,.0f} MiB" + ("*" if r["memory"].endswith("process") else "") if "peak_mib" in r else ""
         print(f"{row.label:<{width}}{_ms(r['median_s']):>11}{_ms(r['min_s']):>11}{ratio:>7}{ref:>14}{mem:>11}")
     checks = [f"{r.key} {r.result['rel_error_vs_pkmodel']:.1g}" for r in table if "rel_error_vs_pkmodel" in r.result]
     print(
