@@ -106,7 +106,8 @@ def closed_form(model, dose_times: np.ndarray, dose_mg: np.ndarray, times: np.nd
     CL, V1, Q, V2 (L/h, L), the unit response is a sum of three exponentials (alpha, beta, ka),
     and the doses are superposed. Each exponential's sum over past doses is carried from dose
     to dose (S_j = S_{j-1} e^{-lam (t_j - t_{j-1})} + F D_j), so the cost is one exponential per
-    mode per output cell instead of one per dose.
+    mode per output cell instead of one per dose; the cells are filled one dosing interval at a
+    time, so the temporaries stay small.
     """
     n = model.n_subjects or 1
     cl, v1, ka, f = (np.broadcast_to(np.asarray(x, dtype=float), (n,)) for x in (model.cl, model.v1, model.ka, model.f))
@@ -122,21 +123,19 @@ def closed_form(model, dose_times: np.ndarray, dose_mg: np.ndarray, times: np.nd
         (beta, ka * (k21 - beta) / ((ka - beta) * (alpha - beta))),
         (ka, ka * (k21 - ka) / ((alpha - ka) * (beta - ka))),
     )
-    last = np.searchsorted(dose_times, times, side="right") - 1  # last dose at or before each time
-    given = last >= 0
-    since = np.where(given, times - dose_times[np.maximum(last, 0)], 0.0)
+    # The output times from dose j up to dose j + 1 (right-continuous: a time equal to a dose
+    # time is after that dose); the times before the first dose stay 0.
+    bounds = np.append(np.searchsorted(times, dose_times, side="left"), times.size)
     out = np.zeros((n, times.size))
     for lam, coef in modes:
-        carried = np.zeros((n, dose_times.size))  # sum over doses up to j of F D e^{-lam (t_j - t_i)}
-        carried[:, 0] = f * dose_mg[0]
-        for j in range(1, dose_times.size):
-            carried[:, j] = carried[:, j - 1] * np.exp(-lam * (dose_times[j] - dose_times[j - 1])) + f * dose_mg[j]
-        term = np.multiply.outer(-lam, since)
-        np.exp(term, out=term)
-        term *= carried[:, np.maximum(last, 0)]
-        term *= (coef / v1)[:, None]
-        out += term
-    out[:, ~given] = 0.0
+        carried = f * dose_mg[0]  # F D_i e^{-lam (t_j - t_i)} summed over the doses i <= j (mg)
+        for j in range(dose_times.size):
+            if j:
+                carried = carried * np.exp(-lam * (dose_times[j] - dose_times[j - 1])) + f * dose_mg[j]
+            part = slice(bounds[j], bounds[j + 1])
+            if part.start < part.stop:
+                since = times[part] - dose_times[j]
+                out[:, part] += (coef * carried / v1)[:, None] * np.exp(np.multiply.outer(-lam, since))
     return out
 
 
@@ -182,6 +181,7 @@ class Row:
     versus: str | None = None  # key of the row this one is divided by in "÷ ref"
     check: Callable[[], float] | None = None  # relative error against pkmodel, before timing
     only_if: str | None = None  # skipped when that row was skipped
+    short: str = ""  # its name in another row's "÷ ref" column
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -197,16 +197,21 @@ def rows() -> list[Row]:
             pop[n] = _model(n)
         return pop[n]
 
+    # Each returns a prepare(): the model, regimen and times are built untimed; what it returns is timed.
     def conc(n, regimen_over=OVER, times=TIMES):
-        return lambda: _simulate(population(n) if n > 1 else _model(None), _regimen(regimen_over), times).concentration
+        def prepare():
+            model, regimen = population(n) if n > 1 else _model(None), _regimen(regimen_over)
+            return lambda: _simulate(model, regimen, times).concentration
+
+        return prepare
 
     def peer(n, regimen_over=OVER, times=TIMES, how=closed_form):
-        def run():
-            model = population(n) if n > 1 else _model(None)
-            doses = _regimen(regimen_over).doses
-            return how(model, np.array([d.time for d in doses]), np.array([d.amount for d in doses]), times)
+        def prepare():
+            model, doses = population(n) if n > 1 else _model(None), _regimen(regimen_over).doses
+            dose_times, dose_mg = np.array([d.time for d in doses]), np.array([d.amount for d in doses])
+            return lambda: how(model, dose_times, dose_mg, times)
 
-        return run
+        return prepare
 
     def computed(what):
         def prepare():
@@ -217,7 +222,7 @@ def rows() -> list[Row]:
         return prepare
 
     def checked(n, regimen_over=OVER, times=TIMES, how=closed_form):
-        return lambda: relative_error(peer(n, regimen_over, times, how)(), conc(n, regimen_over, times)())
+        return lambda: relative_error(peer(n, regimen_over, times, how)()(), conc(n, regimen_over, times)()())
 
     def floor(cells):
         def prepare():
@@ -233,12 +238,13 @@ def rows() -> list[Row]:
     timed_import = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
     cells = N_SUBJECTS * N_TIMES
     return [
-        Row("conc", "simulate().concentration", _fresh(conc(N_SUBJECTS)), cells=cells, versus="conc_cf"),
+        Row("conc", "simulate().concentration", conc(N_SUBJECTS), cells=cells, versus="conc_cf"),
         Row(
             "conc_cf",
             "  numpy closed form, same work",
-            _fresh(peer(N_SUBJECTS)),
+            peer(N_SUBJECTS),
             cells=cells,
+            short="closed form",
             check=checked(N_SUBJECTS),
             only_if="conc",
         ),
@@ -247,45 +253,56 @@ def rows() -> list[Row]:
         Row(
             "conc50k",
             "50k subjects: simulate().concentration",
-            _fresh(conc(50_000)),
+            conc(50_000),
             cells=50_000 * N_TIMES,
             versus="conc50k_cf",
         ),
         Row(
             "conc50k_cf",
             "  numpy closed form, same work",
-            _fresh(peer(50_000)),
+            peer(50_000),
             cells=50_000 * N_TIMES,
+            short="closed form",
             check=checked(50_000),
             only_if="conc50k",
         ),
-        Row("big1", "1 subject x 1M points", _fresh(conc(1, times=big)), cells=big.size, versus="big1_cf"),
+        Row("big1", "1 subject x 1M points", conc(1, times=big), cells=big.size, versus="big1_cf"),
         Row(
             "big1_cf",
             "  numpy closed form, same work",
-            _fresh(peer(1, times=big)),
+            peer(1, times=big),
             cells=big.size,
+            short="closed form",
             check=checked(1, times=big),
             only_if="big1",
         ),
-        Row("one", "1 subject x 4,813 points (28 doses)", _fresh(conc(1, "14 days")), cells=N_TIMES, versus="one_cf"),
+        Row(
+            "one",
+            "1 subject x 4,813 points (28 doses)",
+            conc(1, "14 days"),
+            cells=N_TIMES,
+            versus="one_cf",
+            short="pkmodel",
+        ),
         Row(
             "one_cf",
             "  numpy closed form, same work",
-            _fresh(peer(1, "14 days")),
+            peer(1, "14 days"),
             cells=N_TIMES,
+            short="closed form",
             check=checked(1, "14 days"),
             only_if="one",
         ),
         Row(
             "one_sum",
             "  numpy plain sum over the 28 doses",
-            _fresh(peer(1, "14 days", how=direct_sum)),
+            peer(1, "14 days", how=direct_sum),
             cells=N_TIMES,
+            short="plain sum",
             check=checked(1, "14 days", how=direct_sum),
             only_if="one",
         ),
-        Row("one_ode", "  ODE reference (solve_ivp), same work", _fresh(_ode_run), cells=N_TIMES, versus="one"),
+        Row("one_ode", "  ODE reference (solve_ivp), same work", _ode, cells=N_TIMES, versus="one"),
         Row("repeated", "Regimen.repeated of 10k doses", _fresh(_repeated)),
         Row(
             "import",
@@ -299,6 +316,7 @@ def rows() -> list[Row]:
             "  import numpy (fresh process)",
             command=[sys.executable, "-c", timed_import.format("numpy")],
             inner_time=True,
+            short="numpy",
         ),
         Row(
             "cli",
@@ -312,25 +330,17 @@ def rows() -> list[Row]:
     ]
 
 
-def _ode_run():
+def _ode() -> Callable[[], Any]:
+    """The single subject of the 28-dose row through pkmodel's independent solve_ivp reference."""
     from pkmodel.engine.ode import ode_amounts
 
     model = _model(None)
     doses = _regimen("14 days").doses
     v1, q, v2 = float(model.v1), float(model.q), float(model.v2)
     n = len(doses)
-    amounts = ode_amounts(
-        float(model.ka),
-        float(model.cl) / v1,
-        q / v1,
-        q / v2,
-        np.array([d.time for d in doses]),
-        np.zeros(n, dtype=int),
-        float(model.f) * np.array([d.amount for d in doses]),
-        np.zeros(n),
-        TIMES,
-    )
-    return amounts[:, 1] / v1
+    dose_times, amounts = np.array([d.time for d in doses]), float(model.f) * np.array([d.amount for d in doses])
+    constants = (float(model.ka), float(model.cl) / v1, q / v1, q / v2)
+    return lambda: ode_amounts(*constants, dose_times, np.zeros(n, dtype=int), amounts, np.zeros(n), TIMES)[:, 1] / v1
 
 
 def _repeated():
@@ -603,18 +613,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return report
 
 
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
 def _print(table: list[Row], rounds: int) -> None:
     width = max(len(r.label) for r in table) + 2
-    print(f"\n{'row':<{width}}{'median':>11}{'min':>11}{'÷ exp':>7}{'÷ ref':>14}{'peak mem':>11}")
+    names = {r.key: r.short or r.key for r in table}
+    print(f"\n{'row':<{width}}{'median':>11}{'min':>11}{'÷ exp':>8}{'÷ ref':>19}{'peak mem':>11}")
     for row in table:
         r = row.result
         if "skipped" in r:
             print(f"{row.label:<{width}}skipped: {r['skipped']}")
             continue
-        ratio = f"{r['per_exp_floor']:.2f}" if "per_exp_floor" in r else ""
-        ref = f"{r['per_versus']:.2f} {r['versus']}" if "per_versus" in r else ""
+        ratio = _ratio(r["per_exp_floor"]) if "per_exp_floor" in r else ""
+        ref = f"{_ratio(r['per_versus'])} {names[r['versus']]}" if "per_versus" in r else ""
         mem = f"{r['peak_mib']:,.0f} MiB" + ("*" if r["memory"].endswith("process") else "") if "peak_mib" in r else ""
-        print(f"{row.label:<{width}}{_ms(r['median_s']):>11}{_ms(r['min_s']):>11}{ratio:>7}{ref:>14}{mem:>11}")
+        print(f"{row.label:<{width}}{_ms(r['median_s']):>11}{_ms(r['min_s']):>11}{ratio:>8}{ref:>19}{mem:>11}")
     checks = [f"{r.key} {r.result['rel_error_vs_pkmodel']:.1g}" for r in table if "rel_error_vs_pkmodel" in r.result]
     print(
         f"\n÷ exp: median over np.exp on as many cells, same run. ÷ ref: median over the named row's median.\n"
