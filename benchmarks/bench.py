@@ -16,10 +16,15 @@ How it measures:
     Medians and minima are reported. Rounds stop early (at least 3) if the next one would end
     past the time budget; the table says how many ran.
   * Floors: one ``np.exp`` pass over an array with as many cells (subjects x times) as a row's
-    output, timed in the same rounds; "/ exp" is a row's median over that floor's median.
+    output, timed in the same rounds; "÷ exp" is a row's median over that floor's median.
   * Peers: a numpy closed form written here by hand (superposition of the oral two-compartment
-    Bateman functions over the doses, each exponential carried from dose to dose), checked
-    against pkmodel's concentrations to 1e-10 relative before it is timed.
+    unit response over the doses, each exponential carried from dose to dose) and, for the one
+    subject with 28 doses, the plain sum over doses; both are checked against pkmodel's
+    concentrations to 1e-10 relative before they are timed. That row also has the solve_ivp
+    reference of pkmodel.engine.ode (what benchmarks/engine.py used to time). "÷ ref" is a
+    row's median over the named row's median.
+  * Fresh processes: ``import pkmodel`` and ``import numpy`` report the import statement's own
+    time in a new interpreter; the CLI row is the wall time of the whole process.
   * ``.summary()`` and ``.data`` are timed on a simulation whose concentration is already
     computed (untimed), so they show their own cost.
 
