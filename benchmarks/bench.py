@@ -478,7 +478,12 @@ def time_rounds(timed: list[Row], rounds: int, budget: float, workdir: str) -> i
     while done < rounds and not (done >= 3 and time.perf_counter() - start + last > budget):
         t0 = time.perf_counter()
         for row in order.sample(timed, len(timed)):
-            row.result["seconds"].append(_time_once(row, workdir))
+            if "skipped" in row.result:
+                continue
+            try:
+                row.result["seconds"].append(_time_once(row, workdir))
+            except Exception as e:  # passed its probe, failed here: say so rather than lose the table
+                row.result["skipped"] = f"failed in round {done + 1}: {type(e).__name__}: {e}"
         last = time.perf_counter() - t0
         done += 1
     return done
@@ -489,7 +494,7 @@ def summarise(table: list[Row]) -> None:
     by ``versus``, into each row's ``result``."""
     by_key = {r.key: r for r in table}
     for row in table:
-        if row.result.get("seconds"):
+        if row.result.get("seconds") and "skipped" not in row.result:
             row.result["median_s"] = statistics.median(row.result["seconds"])
             row.result["min_s"] = min(row.result["seconds"])
     for row in table:
@@ -587,7 +592,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     row.result["skipped"] = "no row of this size ran"
         for row in table:
             if row.check is not None and "skipped" not in row.result:
-                error = row.check()
+                try:
+                    error = row.check()
+                except Exception as e:  # the reason is the report
+                    row.result["skipped"] = f"check against pkmodel failed: {type(e).__name__}: {e}"
+                    continue
                 row.result["rel_error_vs_pkmodel"] = error
                 if not error <= CHECK_RTOL:
                     row.result["skipped"] = f"disagrees with pkmodel: relative error {error:.2g} > {CHECK_RTOL:g}"
