@@ -48,7 +48,7 @@ lock: $(BIN)/python
 		--generate-hashes --upgrade --quiet -o requirements.lock
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/agreement.py
 
 clean:
