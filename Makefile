@@ -52,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/agreement.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LATEST) out .pytest_cache .hypothesis .mypy_cache
