@@ -10,7 +10,7 @@ The rules, one per line:
   "peripheral" to the peripheral one.
 - **F.** The dose's own ``f``, else the model's F for oral doses, else 1, scales the amount:
   the bioavailable amount is F·amount (:func:`bioavailable_amounts`).
-- **Lag.** The dose's own ``lag``, else the model's lag for oral doses, else 0, shifts the time:
+- **Lag.** The dose's own ``tlag``, else the model's lag for oral doses, else 0, shifts the time:
   the dose arrives at time + lag (:func:`arrival_times`). Per-subject F and lag (model arrays)
   give per-subject events.
 - **Duration.** A dose with a duration is a zero-order input at rate F·amount/duration from its
@@ -64,7 +64,7 @@ def bioavailable_amounts(doses: Sequence[Dose], model_f: Value = 1.0) -> np.ndar
 
 
 def lags(doses: Sequence[Dose], model_lag: Value = 0.0) -> np.ndarray:
-    """Lag (h) of each dose: its own ``lag``, else ``model_lag`` for oral doses, else 0."""
+    """Lag (h) of each dose: its own ``tlag``, else ``model_lag`` for oral doses, else 0."""
     oral = np.array([d.route == "oral" for d in doses], dtype=bool)
     own = np.array([np.nan if d.tlag is None else d.tlag for d in doses], dtype=float)
     model = np.asarray(model_lag, dtype=float)[..., None]
@@ -108,17 +108,21 @@ def bolus_arrival_times(dose: Dose, model_lag: float = 0.0) -> set[float]:
     return times
 
 
+def _worst_case(model: Model, regimen: Regimen) -> list[tuple[Dose, float, float]]:
+    """Each dose with the longest lag (h) and the longest input time (h) any subject gives it:
+    the rules of :func:`lags` and :func:`durations` with the model's largest lag and F <= 1
+    (so amount/rate bounds a rate dose's duration). Scalars, whatever the number of subjects."""
+    top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
+    return [
+        (d, float(lags((d,), top_lag)[0]), d.amount / d.rate if d.rate else d.duration) for d in regimen.doses
+    ]
+
+
 def latest_time(model: Model, regimen: Regimen) -> float:
     """An upper bound (h) on when anything in ``regimen`` happens in ``model``: the latest
     arrival or infusion end over every subject (F <= 1, so amount/rate bounds a rate dose's
     duration). Cheap: scalars per dose, whatever the number of subjects."""
-    top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
-    latest = 0.0
-    for d in regimen.doses:
-        lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
-        length = d.amount / d.rate if d.rate else d.duration
-        latest = max(latest, d.time + lag + length)
-    return latest
+    return max((d.time + lag + length for d, lag, length in _worst_case(model, regimen)), default=0.0)
 
 
 def _open_doses(dose: Dose, lag: float, length: float) -> float:
@@ -132,15 +136,12 @@ def event_count(model: Model, regimen: Regimen) -> int:
     """An upper bound on the number of engine events ``regimen`` makes (per subject), without
     building them: one per dose, one more per infusion, and for each steady-state dose its
     state (3), a reset and the events of the doses of its pattern still in progress."""
-    top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
     count = 0
-    for d in regimen.doses:
+    for d, lag, length in _worst_case(model, regimen):
         count += 2 if d.infusion else 1
         if d.reset or d.ss == 1:
             count += 1
         if d.ss and d.interval:
-            lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
-            length = d.amount / d.rate if d.rate else d.duration
             count += 3 + 3 * int(min(_open_doses(d, lag, length), 1e15))
     return count
 
@@ -157,11 +158,9 @@ def check(model: Model, regimen: Regimen) -> None:
             raise PKModelError(
                 "duration", d.duration, f"an infusion of {d.amount:g} mg needs a duration giving a finite rate (mg/h)"
             )
-    top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
-    for d in regimen.doses:
+    for d, lag, length in _worst_case(model, regimen):
         if d.ss and d.interval:
-            lag = d.tlag if d.tlag is not None else (top_lag if d.route == "oral" else 0.0)
-            open_doses = _open_doses(d, lag, d.amount / d.rate if d.rate else d.duration)
+            open_doses = _open_doses(d, lag, length)
             if open_doses > MAX_DOSES:
                 raise PKModelError(
                     "interval",

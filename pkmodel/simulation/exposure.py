@@ -37,7 +37,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import elementwise
 
 ValueAt = Callable[..., np.ndarray]
 
@@ -118,6 +117,8 @@ def peak(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
     def minus_conc(t: np.ndarray, who: np.ndarray) -> np.ndarray:
         return -inp.value(who.astype(int).ravel(), t.ravel()).reshape(t.shape)
 
+    from scipy.optimize import elementwise  # half a second to import: only when a peak is refined
+
     res = elementwise.find_minimum(
         minus_conc, (times[j - 1], times[j], times[j + 1]), args=(subjects.astype(float),), tolerances={"xatol": 1e-9}
     )
@@ -146,6 +147,8 @@ def time_to_fraction_of_steady_state(inp: Inputs, fraction: float) -> np.ndarray
         if not np.any(short):
             break
         upper[short] = t0 + 2 * (upper[short] - t0)
+    from scipy.optimize import elementwise
+
     res = elementwise.find_root(
         shortfall, (np.full(n, t0), upper), args=(everyone.astype(float),), tolerances={"xatol": 1e-9}
     )
