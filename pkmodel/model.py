@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from pkmodel.engine.analytic import Kinetics
 from pkmodel.errors import PKModelError
-from pkmodel.units import Kind, parse_quantity
+from pkmodel.units import Kind, format_number, parse_quantity
 
 LN2 = float(np.log(2.0))
 #: A parameter or covariate as stored: a float, or a read-only 1-D float array (one per subject).
@@ -346,6 +346,26 @@ class Model:
 
     def _arrays(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _NOT_PARAMETERS}
+
+    def describe(self) -> str:
+        """The parameters in one line with their units, 4 significant digits (the median of each
+        when they vary between subjects), and the terminal half-life."""
+        shown = [
+            ("CL", self.cl, "L/h"),
+            ("V1", self.v1, "L"),
+            ("Q", self.q, "L/h"),
+            ("V2", self.v2, "L"),
+            ("ka", self.ka, "1/h"),
+            ("F", self.f, ""),
+            ("tlag", self.tlag, "h"),
+            ("terminal t½", self.t_half_beta, "h"),
+        ]
+        text = ", ".join(
+            f"{k} {format_number(float(np.median(v)))}{' ' + u if u else ''}"
+            for k, v, u in shown
+            if v is not None and not (k in ("Q", "tlag") and np.all(np.asarray(v) == 0))
+        )
+        return f"{text} (medians of {self.n_subjects} subjects)" if self.n_subjects else text
 
     def __repr__(self) -> str:
         shown = []

@@ -32,6 +32,8 @@ import re
 from fractions import Fraction as F
 from typing import Literal
 
+import numpy as np
+
 from pkmodel.errors import PKModelError, shown
 
 Kind = Literal[
@@ -255,3 +257,12 @@ def parse_clock(value: str | float, *, field: str, allow_end_of_day: bool = Fals
         within = "[0, 24]" if allow_end_of_day else "[0, 24)"
         raise PKModelError(field, value, f"a clock time 'HH:MM' from 00:00 to {last}, or hours after midnight in {within}")
     return hours
+
+
+def format_number(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits, without an exponent or trailing zeros ("-"
+    for NaN or infinity): how tables and one-line descriptions print numbers."""
+    number = float(value)
+    if not math.isfinite(number):
+        return "-"
+    return np.format_float_positional(number, precision=digits, unique=False, fractional=False, trim="-")

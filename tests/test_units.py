@@ -305,3 +305,20 @@ def test_junk_parses_or_raises_pkmodel_error(text: str, kind: str) -> None:
         assert str(error).startswith("junk: ")
     else:
         assert isinstance(result, float) and math.isfinite(result)
+
+
+def test_format_number_gives_four_significant_digits_without_exponent():
+    from pkmodel.units import format_number
+
+    assert format_number(1234.5678) == "1235"
+    assert format_number(0.000123456) == "0.0001235"
+    assert format_number(2.5) == "2.5"
+    assert format_number(float("nan")) == "-" and format_number(float("inf")) == "-"
+
+
+def test_model_describe_names_units_and_medians():
+    from pkmodel import Model
+
+    assert Model(cl=5.0, v1=20.0).describe() == "CL 5 L/h, V1 20 L, F 1, terminal t½ 2.773 h"
+    several = Model(cl=[4.0, 5.0, 6.0], v1=20.0)
+    assert several.describe().startswith("CL 5 L/h") and several.describe().endswith("(medians of 3 subjects)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,3 +346,52 @@ def _time(value: Any, field: str) -> float:
 def _max_daily(regimen: Regimen) -> float:
     """The largest total amount (mg) started on one calendar day."""
     return float(regimen.daily_doses.max())
+
+
+# --- the library as text ------------------------------------------------------------------------
+
+
+def listing(*, path: str | Path | None = None) -> str:
+    """The library as text: every regimen with its indication and variants (daily dose, doses)."""
+    frame = table(path=path)
+    lines = [
+        (
+            "The label regimen library (labelled amounts, as its sources write them; time 0 is midnight "
+            "before the first dose)."
+        ),
+        "Simulate one: pkmodel simulate --regimen NAME [--variant VARIANT]; details: pkmodel regimens NAME",
+    ]
+    width = max(len(v) for v in frame["variant"])
+    for name, rows in frame.groupby("name", sort=True):
+        first = rows.iloc[0]
+        lines += ["", f"{name}  [{first['source']}]", *_wrapped(first["indication"], "  ")]
+        lines += [
+            f"  {row.variant:<{width}}  {row.regimen}  ({row.daily_dose_mg:g} mg/day, {row.n_doses} doses)"
+            for row in rows.itertuples()
+        ]
+    return "\n".join(lines)
+
+
+def describe(name: str, *, path: str | Path | None = None) -> str:
+    """One library regimen in full, as text: indication, source, quote, notes and variants."""
+    entry = info(name, path=path)
+    source = entry["source"]
+    lines = [f"{entry['name']}", *_wrapped(f"indication: {entry['indication']}", "  ")]
+    lines += _wrapped(f"source: {' '.join(source.get('title', source['key']).split())}", "  ")
+    lines += ["  quote:"] + [line for para in entry["quote"].split("\n\n") for line in _wrapped(para, "    ")]
+    if source.get("timing"):
+        lines += _wrapped(f"timing: {source['timing']}", "  ")
+    lines += _wrapped(f"max daily dose: {entry['max_daily_dose_mg']:g} mg", "  ")
+    lines += ["  notes:"] + [line for note in entry["notes"] for line in _wrapped(f"- {note}", "    ", "      ")]
+    lines += ["  variants:"]
+    for variant, v in entry["variants"].items():
+        lines.append(f"    {variant}: {v['regimen']}  ({v['daily_dose_mg']:g} mg/day, {v['n_doses']} doses)")
+        if v["note"]:
+            lines += _wrapped(v["note"], "      ")
+    return "\n".join(lines)
+
+
+def _wrapped(text: str, indent: str, subsequent: str | None = None) -> list[str]:
+    return textwrap.wrap(
+        " ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=subsequent or indent
+    )

@@ -45,7 +45,7 @@ from pkmodel.files import write_files
 from pkmodel.model import Model
 from pkmodel.params import load_params, model_from_fields
 from pkmodel.simulation.simulate import Simulation, default_times, simulate
-from pkmodel.units import parse_quantity, read_number
+from pkmodel.units import format_number, parse_quantity, read_number
 
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
 PLOT_FORMATS = ("png", "pdf", "svg")
@@ -389,7 +389,7 @@ def run_simulate(args: argparse.Namespace) -> str:
     lines = [
         f"model:      {model.name or 'custom'}",
         *([] if patient is None or factors is None else describe_patient(patient, factors, model, sim.model)),
-        f"parameters: {describe(sim.model)}",
+        f"parameters: {sim.model.describe()}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
             if args.regimen is not None and args.regimen in regimens.names()
@@ -598,54 +598,14 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
 
 def run_regimens(args: argparse.Namespace) -> str:
     """The label regimen library as text: every regimen with its variants, or one in full."""
-    if args.name is not None:
-        try:
-            return describe_regimen(regimens.info(args.name))
-        except PKModelError as err:
-            if err.field == "regimen":  # the positional NAME, not --regimen
-                raise PKModelError("NAME", err.value, err.allowed) from None
-            raise
-    table = regimens.table()
-    lines = [
-        (
-            "The label regimen library (labelled amounts, as its sources write them; time 0 is midnight "
-            "before the first dose)."
-        ),
-        "Simulate one: pkmodel simulate --regimen NAME [--variant VARIANT]; details: pkmodel regimens NAME",
-    ]
-    width = max(len(v) for v in table["variant"])
-    for name, rows in table.groupby("name", sort=True):
-        first = rows.iloc[0]
-        lines += ["", f"{name}  [{first['source']}]", *_wrapped(first["indication"], "  ")]
-        lines += [
-            f"  {row.variant:<{width}}  {row.regimen}  ({row.daily_dose_mg:g} mg/day, {row.n_doses} doses)"
-            for row in rows.itertuples()
-        ]
-    return "\n".join(lines)
-
-
-def describe_regimen(entry: dict) -> str:
-    """One library regimen in full: indication, source, quote, notes and variants."""
-    source = entry["source"]
-    lines = [f"{entry['name']}", *_wrapped(f"indication: {entry['indication']}", "  ")]
-    lines += _wrapped(f"source: {' '.join(source.get('title', source['key']).split())}", "  ")
-    lines += ["  quote:"] + [line for para in entry["quote"].split("\n\n") for line in _wrapped(para, "    ")]
-    if source.get("timing"):
-        lines += _wrapped(f"timing: {source['timing']}", "  ")
-    lines += _wrapped(f"max daily dose: {entry['max_daily_dose_mg']:g} mg", "  ")
-    lines += ["  notes:"] + [line for note in entry["notes"] for line in _wrapped(f"- {note}", "    ", "      ")]
-    lines += ["  variants:"]
-    for variant, v in entry["variants"].items():
-        lines.append(f"    {variant}: {v['regimen']}  ({v['daily_dose_mg']:g} mg/day, {v['n_doses']} doses)")
-        if v["note"]:
-            lines += _wrapped(v["note"], "      ")
-    return "\n".join(lines)
-
-
-def _wrapped(text: str, indent: str, subsequent: str | None = None) -> list[str]:
-    return textwrap.wrap(
-        " ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=subsequent or indent
-    )
+    if args.name is None:
+        return regimens.listing()
+    try:
+        return regimens.describe(args.name)
+    except PKModelError as err:
+        if err.field == "regimen":  # the positional NAME, not --regimen
+            raise PKModelError("NAME", err.value, err.allowed) from None
+        raise
 
 
 def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.ndarray | None:
@@ -655,26 +615,6 @@ def build_times(args: argparse.Namespace, model: Model, regimen: Regimen) -> np.
     end = None if args.until is None else parse_quantity(args.until, "time", field="--until", positive=True)
     step = None if args.step is None else parse_quantity(args.step, "time", field="--step", positive=True)
     return default_times(model, regimen, end=end, step=step)
-
-
-def describe(model: Model) -> str:
-    """The model's parameters in one line (the median when they vary between subjects)."""
-    shown = [
-        ("CL", model.cl, "L/h"),
-        ("V1", model.v1, "L"),
-        ("Q", model.q, "L/h"),
-        ("V2", model.v2, "L"),
-        ("ka", model.ka, "1/h"),
-        ("F", model.f, ""),
-        ("tlag", model.tlag, "h"),
-        ("terminal t½", model.t_half_beta, "h"),
-    ]
-    text = ", ".join(
-        f"{k} {_round(float(np.median(v)))}{' ' + u if u else ''}"
-        for k, v, u in shown
-        if v is not None and not (k in ("Q", "tlag") and np.all(np.asarray(v) == 0))
-    )
-    return f"{text} (medians of {model.n_subjects} subjects)" if model.n_subjects else text
 
 
 def summary_table(sim: Simulation) -> str:
@@ -693,10 +633,7 @@ def summary_table(sim: Simulation) -> str:
 
 def _round(value: float | np.ndarray) -> str:
     """A scalar (the CLI's patient is one person, so a covariate is never an array of several)."""
-    number = float(value)
-    if not np.isfinite(number):
-        return "-"
-    return np.format_float_positional(number, precision=4, unique=False, fractional=False, trim="-")
+    return format_number(float(value))
 
 
 def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
