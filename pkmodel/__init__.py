@@ -18,7 +18,8 @@ from importlib.metadata import version
 from pkmodel.analysis.nca import accumulation, nca
 from pkmodel.analysis.suggest import DoseSuggestion, suggest_dose
 from pkmodel.dosing import library as regimens
-from pkmodel.dosing.dataset import dataset_regimens, read_dataset, write_dataset
+from pkmodel.dosing.dataset import read_dataset
+from pkmodel.dosing.records import dataset_regimens, write_dataset
 from pkmodel.dosing.regimen import Dose, Regimen
 from pkmodel.drugs.label import (
     BreastfeedingWarning,

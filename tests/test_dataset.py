@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Dose, Model, PKModelError, Regimen, simulate
-from pkmodel.dosing.dataset import MAX_ADDL, dataset_doses, dataset_regimens, read_dataset, write_dataset
+from pkmodel.dosing.dataset import MAX_ADDL, read_dataset
+from pkmodel.dosing.records import dataset_doses, dataset_regimens, write_dataset
 from pkmodel.errors import shown
 from pkmodel.simulation.simulate_dataset import simulate_dataset
 

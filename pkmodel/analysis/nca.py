@@ -144,7 +144,7 @@ def nca(
     - a NONMEM-style dataset (a DataFrame with ``ID``, ``TIME``, ``EVID`` and ``DV`` columns, as
       :func:`pkmodel.dosing.dataset.read_dataset` returns; it is checked again here): observations are
       the EVID 0 records (without MDV = 1), doses the dose records with their ADDL doses (read by
-      :func:`pkmodel.dosing.dataset.dataset_doses`; ``depot`` says how CMT is numbered, as there);
+      :func:`pkmodel.dosing.records.dataset_doses`; ``depot`` says how CMT is numbered, as there);
       subjects in an ``ID`` column.
     - a tidy DataFrame with columns ``subject``, ``time`` (h) and ``conc`` (mg/L) (names
       configurable), one row per sample, times increasing within a subject. Doses are then
@@ -314,7 +314,8 @@ def _from_simulation(sim: Any) -> _Profiles:
 
 
 def _from_dataset(data: pd.DataFrame, depot: bool | None) -> _Profiles:
-    from pkmodel.dosing.dataset import dataset_doses, read_dataset
+    from pkmodel.dosing.dataset import read_dataset
+    from pkmodel.dosing.records import dataset_doses
 
     if not isinstance(depot, bool):
         raise PKModelError(

@@ -1,7 +1,7 @@
 """Simulate a NONMEM-style dataset: ``simulate_dataset(model, df)`` -> its observation records
 with the model's concentration.
 
-Orchestration only: the records are read and turned into doses by :mod:`pkmodel.dosing.dataset`, and
+Orchestration only: the records are read and turned into doses by :mod:`pkmodel.dosing.dataset` and :mod:`pkmodel.dosing.records`, and
 every number comes from :func:`pkmodel.simulation.simulate.simulate`. Units: TIME h, concentrations mg/L.
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pkmodel.dosing.dataset import DoseRecord, dataset_doses, individuals, read_dataset
+from pkmodel.dosing.dataset import individuals, read_dataset
 from pkmodel.dosing.events import bolus_arrival_times
+from pkmodel.dosing.records import DoseRecord, dataset_doses
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model
@@ -43,7 +44,7 @@ def simulate_dataset(
     ``model``: one subject's :class:`Model` (scalar parameters). Its absorption rate decides the
     compartment numbering: with ``ka`` (or ``parameters`` giving ka) CMT 1 is the depot and
     2 the central compartment (ADVAN2/4), without it CMT 1 is central (ADVAN1/3); see
-    :func:`pkmodel.dosing.dataset.dataset_regimens` for every dosing rule. ``df``: a dataset (frame or
+    :func:`pkmodel.dosing.records.dataset_regimens` for every dosing rule. ``df``: a dataset (frame or
     CSV path), checked with :func:`pkmodel.dosing.dataset.read_dataset`. ``parameters``: model field ->
     column, e.g. ``{"cl": "CL", "v1": "V"}``; each ID's value (which must be the same on every
     record of that ID) replaces the model's field for that subject. ``rate_column`` /
