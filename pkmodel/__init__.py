@@ -19,8 +19,9 @@ from pkmodel.analysis.nca import accumulation, nca
 from pkmodel.analysis.suggest import DoseSuggestion, suggest_dose
 from pkmodel.dosing import library as regimens
 from pkmodel.dosing.dataset import read_dataset
+from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.records import dataset_regimens, write_dataset
-from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.label import (
     BreastfeedingWarning,
     ContraindicationWarning,

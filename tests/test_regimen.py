@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.dosing.regimen import Dose
+from pkmodel.dosing.dose import Dose
 
 
 def times(regimen):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.dosing.regimen import Dose
+from pkmodel.dosing.dose import Dose
 from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 from pkmodel.units import parse_clock
 

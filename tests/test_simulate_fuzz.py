@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, simulate
-from pkmodel.dosing.regimen import Dose
+from pkmodel.dosing.dose import Dose
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

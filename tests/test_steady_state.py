@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pkmodel import Model, Regimen, simulate
-from pkmodel.dosing.regimen import Dose
+from pkmodel.dosing.dose import Dose
 
 TWO = dict(cl=5.0, v1=20.0, q=8.0, v2=50.0)
 TAU = 12.0

@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.events import bioavailability
-from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import apply_patient, clearance_scale, renal_category, renal_evidence, renal_function
 from pkmodel.drugs.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
 from pkmodel.drugs.patient import Patient

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.dosing.dose import Dose
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events
 from pkmodel.engine.steady import steady_state
 from pkmodel.errors import PKModelError

@@ -27,7 +27,8 @@ from pkmodel.dosing.dataset import (
     individuals,
     read_dataset,
 )
-from pkmodel.dosing.regimen import Dose, Regimen
+from pkmodel.dosing.dose import Dose
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.files import write_files
 

@@ -37,93 +37,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pkmodel.dosing.dose import (
+    FRAME_COLUMNS,
+    TIME_LIMIT,
+    Dose,
+    check_dose_count,
+    dose_time,
+    doses_frame,
+    doses_from_frame,
+)
 from pkmodel.dosing.text import Part, Then, read_plan
 from pkmodel.errors import PKModelError
-from pkmodel.limits import MAX_DOSES, MAX_TIME_H
+from pkmodel.limits import MAX_TIME_H
 from pkmodel.units import format_quantity, parse_clock, parse_quantity
 
-ROUTES = ("iv", "oral", "peripheral")
-_ROUTE_WORDS = {"iv": "IV", "oral": "oral", "peripheral": "into the peripheral compartment"}
-# Every field of a Dose has a column, so that from_frame(to_frame()) gives the same doses back.
-_FRAME_COLUMNS = ("time_h", "amount_mg", "route", "duration_h", "rate_mg_h", "ss", "interval_h", "f", "tlag_h", "reset")
 _REPR_ROWS = 10
-
-
-@dataclass(frozen=True)
-class Dose:
-    """One administration: ``amount`` mg at ``time`` h by ``route``.
-
-    ``duration`` (h) > 0 makes it a zero-order input over that time; alternatively ``rate`` (mg/h)
-    fixes the infusion rate, and the duration follows from the amount actually given (F·amount /
-    rate, NONMEM's rule for RATE > 0). Any route may be infused here (NONMEM datasets may infuse
-    into the depot); the friendly constructors of :class:`Regimen` infuse IV only. ``f`` and
-    ``tlag`` (h) override the model's bioavailability and lag time for this dose (by default they
-    apply to oral doses only). ``ss`` 0, 1 or 2 and ``interval`` (h, NONMEM's SS and II; see the module
-    docstring). ``reset=True`` empties every compartment and stops every infusion just before this
-    dose (NONMEM EVID 4); with ``amount=0`` it is a reset alone (EVID 3). Times, durations,
-    intervals and lag times are at most :data:`pkmodel.limits.MAX_TIME_H`.
-    """
-
-    time: float
-    amount: float
-    route: str = "iv"
-    duration: float = 0.0
-    ss: int = 0
-    interval: float | None = None
-    rate: float | None = None
-    f: float | None = None
-    tlag: float | None = None
-    reset: bool = False
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        if not isinstance(self.reset, (bool, np.bool_)):
-            raise PKModelError("reset", self.reset, "True or False")
-        set_(self, "reset", bool(self.reset))
-        set_(self, "time", _time(self.time, "time"))
-        set_(self, "amount", parse_quantity(self.amount, "amount", field="amount", positive=not self.reset))
-        set_(self, "duration", _time(self.duration, "duration"))
-        route = self.route.lower() if isinstance(self.route, str) else self.route
-        if route not in ROUTES:
-            raise PKModelError("route", self.route, f"allowed routes: {', '.join(ROUTES)}")
-        set_(self, "route", route)
-        ss_allowed = "allowed: 0 (none), 1 (reset to steady state), 2 (add steady state)"
-        if isinstance(self.ss, bool) or not isinstance(self.ss, (int, np.integer)) or self.ss not in (0, 1, 2):
-            raise PKModelError("ss", self.ss, ss_allowed)
-        set_(self, "ss", int(self.ss))
-        if self.ss:
-            if self.interval is None:
-                raise PKModelError("interval", None, "a steady-state dose needs its interval (h, > 0)")
-            set_(self, "interval", _time(self.interval, "interval", positive=True))
-        elif self.interval is not None:
-            raise PKModelError("interval", self.interval, "an interval is only meaningful with ss = 1 or 2")
-        if self.rate is not None:
-            if self.duration:
-                raise PKModelError("duration/rate", (self.duration, self.rate), "give a duration or a rate, not both")
-            set_(self, "rate", parse_quantity(self.rate, "infusion_rate", field="rate", positive=True))
-        if self.f is not None:
-            if isinstance(self.f, bool) or not isinstance(self.f, Real) or not 0 < self.f <= 1:
-                raise PKModelError("f", self.f, "a bioavailability in (0, 1]")
-            set_(self, "f", float(self.f))
-        if self.tlag is not None:
-            set_(self, "tlag", _time(self.tlag, "tlag"))
-
-    @property
-    def infusion(self) -> bool:
-        return self.duration > 0 or self.rate is not None
-
-    def shifted(self, by: float) -> Dose:
-        return replace(self, time=self.time + by)
-
-    def describe(self) -> str:
-        if self.reset and self.amount == 0:
-            return "reset"
-        how = _ROUTE_WORDS[self.route]
-        if self.duration > 0:
-            how += f" over {format_quantity(self.duration, 'time')}"
-        elif self.rate is not None:
-            how += f" at {format_quantity(self.rate, 'infusion_rate')}"
-        return f"{format_quantity(self.amount, 'amount')} {how}"
 
 
 @dataclass(frozen=True)
@@ -142,10 +70,10 @@ class Regimen:
             raise PKModelError("doses", type(self.doses).__name__, "a tuple of Dose records")
         if not self.doses:
             raise PKModelError("doses", self.doses, "a regimen needs at least one dose")
-        _check_count(len(self.doses), "doses", f"{len(self.doses)} doses")
+        check_dose_count(len(self.doses), "doses", f"{len(self.doses)} doses")
         object.__setattr__(self, "doses", tuple(sorted(self.doses, key=lambda d: d.time)))
         if self.interval is not None:
-            object.__setattr__(self, "interval", _time(self.interval, "interval", positive=True))
+            object.__setattr__(self, "interval", dose_time(self.interval, "interval", positive=True))
 
     # --- construction ------------------------------------------------------------------------
 
@@ -182,8 +110,8 @@ class Regimen:
         count ``n_doses`` includes it. ``steady_state=True`` starts already at steady state (the
         first dose has ss=1). An IV infusion is given by ``duration`` (h) or ``rate`` (mg/h).
         """
-        tau = _time(interval, "interval", positive=True)
-        t0 = _time(start, "start")
+        tau = dose_time(interval, "interval", positive=True)
+        t0 = dose_time(start, "start")
         infusion = _infusion(route, duration, rate)
         amounts = list(amount) if isinstance(amount, (list, tuple, np.ndarray)) else None
         if amounts is not None and n_doses is None and over is None:
@@ -191,18 +119,18 @@ class Regimen:
         if (n_doses is None) == (over is None):
             raise PKModelError("n_doses/over", (n_doses, over), "give exactly one of n_doses or over")
         if over is not None:
-            length = _time(over, "over", positive=True)
+            length = dose_time(over, "over", positive=True)
             # A rounding residue must not add or drop a dose when `over` is a multiple of tau.
             count = length / tau - 1e-9
-            _check_count(count, "over", over, f" (one every {format_quantity(tau, 'time')})")
+            check_dose_count(count, "over", over, f" (one every {format_quantity(tau, 'time')})")
             n_doses = max(1, math.ceil(count))
         if isinstance(n_doses, bool) or not isinstance(n_doses, (int, np.integer)) or n_doses < 1:
             raise PKModelError("n_doses", n_doses, "must be a whole number >= 1")
         n_doses = int(n_doses)
-        _check_count(n_doses, "n_doses", n_doses)
+        check_dose_count(n_doses, "n_doses", n_doses)
         if t0 + (n_doses - 1) * tau > MAX_TIME_H:
             last = format_quantity(t0 + (n_doses - 1) * tau, "time")
-            raise PKModelError("n_doses/over", n_doses, f"the last dose would be at {last}; {_TIME_LIMIT}")
+            raise PKModelError("n_doses/over", n_doses, f"the last dose would be at {last}; {TIME_LIMIT}")
         if amounts is not None and len(amounts) != n_doses:
             raise PKModelError("amount", amounts, f"one amount per dose: expected {n_doses} amounts")
         if loading is not None:
@@ -261,15 +189,15 @@ class Regimen:
         if (days is None) == (over is None):
             raise PKModelError("days/over", (days, over), "give exactly one of days or over")
         if over is not None:
-            count = _time(over, "over", positive=True) / 24.0 - 1e-9
-            _check_count(count * len(clock), "over", over, f" ({len(clock)} a day)")
+            count = dose_time(over, "over", positive=True) / 24.0 - 1e-9
+            check_dose_count(count * len(clock), "over", over, f" ({len(clock)} a day)")
             days = max(1, math.ceil(count))
         if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
             raise PKModelError("days", days, "must be a whole number >= 1")
         days = int(days)
-        _check_count(days * len(clock), "days", days, f" ({len(clock)} a day)")
+        check_dose_count(days * len(clock), "days", days, f" ({len(clock)} a day)")
         if (start_day + days - 1) * 24.0 + clock[-1] > MAX_TIME_H:
-            raise PKModelError("days", days, f"the last dose would be on day {start_day + days - 1}; {_TIME_LIMIT}")
+            raise PKModelError("days", days, f"the last dose would be on day {start_day + days - 1}; {TIME_LIMIT}")
         doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, **infusion) for d in range(days) for c in clock)
         times = ",".join(_clock_text(c) for c in clock)
         text = f"{doses[0].describe()} at {times} daily for {days} d"
@@ -330,9 +258,9 @@ class Regimen:
         """
         if not isinstance(other, Regimen):
             raise PKModelError("other", type(other).__name__, "then() takes a Regimen")
-        _check_count(len(self.doses) + len(other.doses), "then", f"{len(self.doses)} + {len(other.doses)} doses")
+        check_dose_count(len(self.doses) + len(other.doses), "then", f"{len(self.doses)} + {len(other.doses)} doses")
         if gap is not None:
-            pause = _time(gap, "gap")
+            pause = dose_time(gap, "gap")
             start = self.next_time + pause
         elif self.interval is not None:
             pause, start = 0.0, self.next_time
@@ -351,7 +279,7 @@ class Regimen:
         """Both regimens at once, at the times each gives."""
         if not isinstance(other, Regimen):
             return NotImplemented
-        _check_count(len(self.doses) + len(other.doses), "+", f"{len(self.doses)} + {len(other.doses)} doses")
+        check_dose_count(len(self.doses) + len(other.doses), "+", f"{len(self.doses)} + {len(other.doses)} doses")
         interval = self.interval if self.interval == other.interval else None
         return Regimen(self.doses + other.doses, interval, f"{self} + {other}")
 
@@ -361,8 +289,8 @@ class Regimen:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise PKModelError("n", n, "must be a whole number >= 1")
         n = int(n)
-        _check_count(n * len(self.doses), "n", n, f" ({n} courses of {len(self.doses)} doses)")
-        period = _time(every, "every", positive=True)
+        check_dose_count(n * len(self.doses), "n", n, f" ({n} courses of {len(self.doses)} doses)")
+        period = dose_time(every, "every", positive=True)
         length = self.next_time - self.doses[0].time
         if period < length:
             raise PKModelError("every", every, f"courses must not overlap: at least {format_quantity(length, 'time')}")
@@ -400,7 +328,7 @@ class Regimen:
         if not isinstance(delays, Mapping):
             raise PKModelError("delays", delays, "a mapping {dose number: delay}, e.g. {2: '3 h'}")
         numbers = _dose_numbers(delays.keys(), len(self.doses), "delays")
-        by = {k: _time(delays[k], f"delays[{k}]") for k in numbers}
+        by = {k: dose_time(delays[k], f"delays[{k}]") for k in numbers}
         doses = tuple(d.shifted(by.get(i, 0.0)) for i, d in enumerate(self.doses, start=1))
         said = ", ".join(f"dose {k} {format_quantity(v, 'time')} late" for k, v in by.items())
         return Regimen(doses, self.interval, f"{self}, {said}")
@@ -442,7 +370,7 @@ class Regimen:
         """The event table, one row per dose and a column per field of :class:`Dose`: time_h,
         amount_mg, route, duration_h, rate_mg_h, ss, interval_h, f, tlag_h, reset. A field that is not
         given (rate, interval, f, tlag) is an empty cell (NaN)."""
-        return _frame(self.doses)
+        return doses_frame(self.doses)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, interval: Any = None) -> Regimen:
@@ -450,39 +378,7 @@ class Regimen:
         route are required; the other columns are optional, and an empty cell (NaN, None) in them
         means "not given" (duration 0, no rate, ss 0, no interval, the model's F and lag, no reset).
         ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing is rounded."""
-        if not isinstance(frame, pd.DataFrame):
-            raise PKModelError("frame", type(frame).__name__, "a pandas DataFrame with the columns of to_frame()")
-        missing = [c for c in ("time_h", "amount_mg", "route") if c not in frame.columns]
-        if missing:
-            raise PKModelError("frame", list(frame.columns), f"missing column(s): {', '.join(missing)}")
-        unknown = [c for c in frame.columns if c not in _FRAME_COLUMNS]
-        if unknown:
-            raise PKModelError("frame", unknown, f"unknown column(s); the columns are {', '.join(_FRAME_COLUMNS)}")
-        _check_count(len(frame), "frame", f"{len(frame)} rows")
-        doses = []
-        for i, row in enumerate(frame.to_dict("records")):
-            try:
-                ss = _whole_cell(row.get("ss"), "ss", 0)
-                reset = _whole_cell(row.get("reset"), "reset", 0)
-                if reset not in (0, 1):
-                    raise PKModelError("reset", row.get("reset"), "True or False (or 1 or 0)")
-                doses.append(
-                    Dose(
-                        row["time_h"],
-                        row["amount_mg"],
-                        row["route"],
-                        _cell(row.get("duration_h"), 0.0),
-                        ss,
-                        _cell(row.get("interval_h")),
-                        _cell(row.get("rate_mg_h")),
-                        _cell(row.get("f")),
-                        _cell(row.get("tlag_h")),
-                        bool(reset),
-                    )
-                )
-            except PKModelError as err:
-                raise PKModelError(f"row {i}: {err.field}", err.value, err.allowed) from None
-        return cls(tuple(doses), interval)
+        return cls(tuple(doses_from_frame(frame)), interval)
 
     def __str__(self) -> str:
         if self.text:
@@ -505,9 +401,9 @@ class Regimen:
 
     def _repr_html_(self) -> str:
         """For notebooks: the sentence, the count and span, and the first rows of the event table."""
-        head = _frame(self.doses[:_REPR_ROWS])
+        head = doses_frame(self.doses[:_REPR_ROWS])
         # Columns that say nothing for these doses (all empty, zero or False) only widen the table.
-        quiet = [c for c in _FRAME_COLUMNS[3:] if not head[c].fillna(0).astype(bool).any()]
+        quiet = [c for c in FRAME_COLUMNS[3:] if not head[c].fillna(0).astype(bool).any()]
         head = head.drop(columns=quiet)
         more = len(self.doses) - _REPR_ROWS
         return (
@@ -518,32 +414,11 @@ class Regimen:
         )
 
 
-_TIME_LIMIT = f"times are at most {MAX_TIME_H:g} h (pkmodel.limits.MAX_TIME_H, about 114 years)"
-
-
-def _time(value: Any, field: str, *, positive: bool = False) -> float:
-    """A time (h) of a dose or regimen, at most MAX_TIME_H."""
-    hours = parse_quantity(value, "time", field=field, positive=positive)
-    if hours > MAX_TIME_H:
-        raise PKModelError(field, value, _TIME_LIMIT)
-    return hours
-
-
-def _check_count(n: float, field: str, value: Any, how: str = "") -> None:
-    """Refuse more than MAX_DOSES doses before any of them is built."""
-    if n > MAX_DOSES:
-        count = f"{n:.0f}" if n < 1e15 else f"{n:.3g}"
-        raise PKModelError(
-            field, value, f"that is {count} doses{how}, more than the limit of {MAX_DOSES} doses in one regimen "
-            "(pkmodel.limits.MAX_DOSES); give fewer doses, a shorter treatment or a longer interval"
-        )
-
-
 def _infusion(route: Any, duration: Any, rate: Any) -> dict[str, Any]:
     """Dose keywords for an IV infusion given by its ``duration`` (h) or its ``rate`` (mg/h), kept
     as given (NONMEM's meaning of a rate); a bolus when neither is given. The friendly
     constructors infuse IV only: an oral "infusion" is refused, not quietly given into the depot."""
-    length = 0.0 if duration is None else _time(duration, "duration")
+    length = 0.0 if duration is None else dose_time(duration, "duration")
     if rate is None:
         infusion: dict[str, Any] = {"duration": length}
     elif length:
@@ -557,36 +432,6 @@ def _infusion(route: Any, duration: Any, rate: Any) -> dict[str, Any]:
             "with Dose(..., route='oral', duration=...)"
         )
     return infusion
-
-
-def _cell(value: Any, default: Any = None) -> Any:
-    """An optional cell of an event table: empty (None, NaN) means ``default``."""
-    return default if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else value
-
-
-def _whole_cell(value: Any, field: str, default: int) -> int:
-    """A whole-number cell (ss, reset): 1 and 1.0 are 1; 1.5 is refused, not truncated."""
-    value = _cell(value, default)
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    raise PKModelError(field, value, "a whole number" if field == "ss" else "True or False (or 1 or 0)")
-
-
-def _frame(doses: Sequence[Dose]) -> pd.DataFrame:
-    def opt(x: float | None) -> float:
-        return np.nan if x is None else x
-
-    rows = [
-        (d.time, d.amount, d.route, d.duration, opt(d.rate), d.ss, opt(d.interval), opt(d.f), opt(d.tlag), d.reset)
-        for d in doses
-    ]
-    frame = pd.DataFrame(rows, columns=list(_FRAME_COLUMNS))
-    return frame.astype({"time_h": float, "amount_mg": float, "duration_h": float, "rate_mg_h": float, "ss": int,
-                         "interval_h": float, "f": float, "tlag_h": float, "reset": bool})
 
 
 def _shorten(text: str, limit: int) -> str:
