@@ -22,7 +22,7 @@ from pkmodel.dosing.dataset import read_dataset
 from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.records import dataset_regimens, write_dataset
 from pkmodel.dosing.regimen import Regimen
-from pkmodel.drugs.label import (
+from pkmodel.drugs.label_warnings import (
     BreastfeedingWarning,
     ContraindicationWarning,
     HepaticImpairmentWarning,

@@ -36,7 +36,9 @@ from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.events import bioavailability
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import apply_patient, clearance_scale, renal_category, renal_evidence, renal_function
-from pkmodel.drugs.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
+from pkmodel.drugs.label import label_findings
+from pkmodel.drugs.label_rules import LabelRules, load_label_rules
+from pkmodel.drugs.label_warnings import ContraindicationWarning
 from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of
 from pkmodel.errors import PKModelError

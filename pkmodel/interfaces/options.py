@@ -13,7 +13,7 @@ from importlib.metadata import version
 from typing import NoReturn
 
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
-from pkmodel.drugs.label import load_label_rules
+from pkmodel.drugs.label_rules import load_label_rules
 from pkmodel.drugs.populations import load_population_factors
 from pkmodel.params import load_params
 
