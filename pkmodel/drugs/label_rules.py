@@ -1,5 +1,5 @@
 """The label's rules as data: the numbers and sentences of a drug's label, read from the
-``[label]`` table of its population file (e.g. ``params/mildronate-populations.toml``) by
+``[label]`` table of its population file (``params/<drug>-populations.toml``) by
 :func:`load_label_rules`, with a user's file and keyword overrides merged over them.
 
 Every rule is optional: a drug whose label has no late-dose rule, no paediatric age or no renal
