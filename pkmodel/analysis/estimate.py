@@ -21,46 +21,29 @@ The objective is the sum of the squared weighted residuals (y − f)/g(f), g the
 error model. Standard errors and the correlation come from the Jacobian at the optimum
 (:mod:`pkmodel.analysis.fit_result`).
 
-The data, one subject's observations, in one of two forms:
-
-- a NONMEM-style dataset (as :func:`pkmodel.read_dataset` returns: ``ID``, ``TIME``, ``EVID``,
-  ``DV``, ...) of one ID: its dose records are the regimen (read by
-  :func:`pkmodel.dosing.records.dataset_regimens`; CMT numbering with a depot when the model has
-  ``ka``), its EVID 0 records (MDV 0) the observations ``DV`` (mg/L). As in NONMEM, an
-  observation placed before a dose record with the same TIME sees the value before that dose.
-- a tidy DataFrame with columns ``time_h`` (h) and ``conc_mg_L`` (mg/L), plus the
-  :class:`Regimen` given; a sample at the time of a dose is taken just before it (a trough).
+The data, one subject's observations, are a NONMEM-style dataset of one ID or a tidy DataFrame
+(``time_h``, ``conc_mg_L``) with its :class:`Regimen`; :mod:`pkmodel.analysis.fit_data` reads
+them (and says which samples see the value just before a dose at their time).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from pkmodel.analysis.fit_data import Observations, read_observations
 from pkmodel.analysis.fit_result import UNITS, FitResult, covariance, frozen
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
-from pkmodel.limits import MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
 
 ERRORS = ("additive", "proportional", "combined")
-#: Tidy data columns: time (h) and concentration (mg/L), as in ``Simulation.data``.
-TIME, CONC = "time_h", "conc_mg_L"
 # Central-difference step on the log scale: about the cube root of the rounding error.
 _STEP = float(np.finfo(float).eps ** (1 / 3))
-
-
-@dataclass(frozen=True)
-class _Observations:
-    regimen: Regimen
-    times: np.ndarray  # h, non-decreasing
-    conc: np.ndarray  # mg/L
-    left: np.ndarray  # bool: the value just before a dose at that time
 
 
 def fit(
@@ -98,7 +81,7 @@ def fit(
     if not isinstance(error, str) or error not in ERRORS:
         raise PKModelError("error", error, f"allowed: {', '.join(ERRORS)}")
     shape = _error_shape(error, error_sd)
-    obs = _observations(model, data, regimen)
+    obs = read_observations(model, data, regimen)
     model, held = _fixed(model, fixed)
     names = _estimated(model, obs.regimen, estimate, held)
     if obs.times.size <= len(names):
@@ -148,91 +131,6 @@ def _error_shape(error: str, error_sd: Any) -> tuple[float, float]:
             "error_sd", error_sd, "for error='combined': (additive SD in mg/L, proportional SD as a fraction), both > 0"
         )
     return float(error_sd[0]), float(error_sd[1])
-
-
-def _observations(model: Model, data: Any, regimen: Any) -> _Observations:
-    import pandas as pd
-
-    if not isinstance(data, pd.DataFrame):
-        raise PKModelError("data", type(data).__name__, "a NONMEM-style dataset or a tidy DataFrame (time_h, conc_mg_L)")
-    if {"ID", "TIME", "EVID", "DV"} <= set(data.columns):
-        if regimen is not None:
-            raise PKModelError("regimen", str(regimen), "a dataset brings its own doses: omit the regimen")
-        return _from_dataset(model, data)
-    if not {TIME, CONC} <= set(data.columns):
-        raise PKModelError(
-            "data", list(data.columns), f"a NONMEM-style dataset (ID, TIME, EVID, DV) or columns {TIME!r}, {CONC!r}"
-        )
-    if not isinstance(regimen, Regimen):
-        raise PKModelError("regimen", type(regimen).__name__, "tidy data needs the pkmodel.Regimen given")
-    times = _numbers(data[TIME], TIME)
-    conc = _numbers(data[CONC], CONC)
-    _check(times, conc, TIME, CONC)
-    return _Observations(regimen, times, conc, np.ones(times.size, dtype=bool))
-
-
-def _from_dataset(model: Model, data: Any) -> _Observations:
-    import pandas as pd
-
-    from pkmodel.dosing.dataset import read_dataset
-    from pkmodel.dosing.records import dataset_regimens
-
-    records = read_dataset(data)
-    ids = pd.unique(records["ID"])
-    if len(ids) != 1:
-        raise PKModelError("data", f"{len(ids)} IDs", "one subject's records (select one ID)")
-    evid = records["EVID"].to_numpy()
-    obs = evid == 0
-    if "MDV" in records.columns:
-        obs &= pd.to_numeric(records["MDV"], errors="coerce").fillna(0).to_numpy() != 1
-    regimens = dataset_regimens(records, depot=model.ka is not None, peripheral=model.v2 is not None)
-    if not regimens:
-        raise PKModelError("data", "no dose records", "a dataset with the subject's doses (EVID 1 or 4)")
-    time = records["TIME"].to_numpy(dtype=float)
-    dv = pd.to_numeric(records["DV"], errors="coerce").to_numpy(dtype=float)
-    rows = np.flatnonzero(obs)
-    dosing = np.flatnonzero(np.isin(evid, (1, 3, 4)))
-    left = np.zeros(rows.size, dtype=bool)
-    for i, r in enumerate(rows):
-        same = dosing[time[dosing] == time[r]]
-        if np.any(same < r) and np.any(same > r):
-            raise PKModelError(
-                f"row {r + 1}", f"an observation between dose records at {time[r]:g} h",
-                "fit reads an observation before or after the doses of its time (simulate_dataset reads this one)",
-            )
-        left[i] = bool(np.any(same > r))
-    _check(time[rows], dv[rows], "TIME", "DV", rows)
-    return _Observations(next(iter(regimens.values())), time[rows], dv[rows], left)
-
-
-def _numbers(column: Any, name: str) -> np.ndarray:
-    import pandas as pd
-
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    text = np.isnan(values) & column.notna().to_numpy()
-    if text.any():
-        row = int(np.argmax(text))
-        raise PKModelError(f"row {row + 1}, column {name}", column.iloc[row], "a number")
-    return values
-
-
-def _check(times: np.ndarray, conc: np.ndarray, time_name: str, conc_name: str, rows: Any = None) -> None:
-    rows = np.arange(times.size) if rows is None else rows
-    if times.size == 0:
-        raise PKModelError("data", "no observations", "at least one observation of the subject (EVID 0 / a row)")
-    if times.size > MAX_TIMES:
-        raise PKModelError("data", f"{times.size} observations", f"at most {MAX_TIMES:,} (limits.MAX_TIMES)")
-    bad = ~(np.isfinite(times) & (times >= 0) & (times <= MAX_TIME_H))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise PKModelError(f"row {rows[i] + 1}, column {time_name}", times[i], f"a time from 0 to {MAX_TIME_H:g} h")
-    if np.any(np.diff(times) < 0):
-        i = int(np.argmax(np.diff(times) < 0)) + 1
-        raise PKModelError(f"row {rows[i] + 1}, column {time_name}", times[i], "times in increasing order")
-    bad = ~(np.isfinite(conc) & (conc >= 0))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise PKModelError(f"row {rows[i] + 1}, column {conc_name}", conc[i], "a concentration (mg/L): finite, >= 0")
 
 
 def _fixed(model: Model, fixed: Any) -> tuple[Model, dict[str, float]]:
@@ -319,7 +217,7 @@ class _Problem:
     """Predictions and weighted residuals for many parameter vectors at once (one row of ``X``,
     log scale, per simulated subject)."""
 
-    def __init__(self, model: Model, obs: _Observations, names: tuple[str, ...], shape: tuple[float, float]) -> None:
+    def __init__(self, model: Model, obs: Observations, names: tuple[str, ...], shape: tuple[float, float]) -> None:
         self.model, self.obs, self.names, self.shape = model, obs, names, shape
         self.grid, self.where = np.unique(obs.times, return_inverse=True)
 
