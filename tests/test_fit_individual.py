@@ -139,6 +139,44 @@ def test_a_dataset_of_one_id_fits_like_its_regimen_and_a_trough_is_taken_before_
     assert tidy_result.estimates["cl"] == pytest.approx(cl, rel=1e-6)
 
 
+def test_an_observation_after_the_dose_record_of_its_time_includes_the_dose():
+    cl, v = 4.0, 50.0
+    t = np.array([1.0, 4.0, 8.0, 12.0, 16.0, 24.0])
+    k = cl / v
+    conc = DOSE / v * (np.exp(-k * t) + np.where(t >= 12, np.exp(-k * (t - 12)), 0.0))
+    rows = [{"ID": 1, "TIME": 0.0, "EVID": 1, "AMT": DOSE, "CMT": 1, "DV": np.nan}]
+    for ti, ci in zip(t, conc, strict=True):
+        if ti == 12.0:
+            rows.append({"ID": 1, "TIME": 12.0, "EVID": 1, "AMT": DOSE, "CMT": 1, "DV": np.nan})
+        rows.append({"ID": 1, "TIME": ti, "EVID": 0, "AMT": 0.0, "CMT": 1, "DV": ci})
+    result = fit(Model(cl=6.0, v1=40.0), pd.DataFrame(rows), error="additive")
+    assert result.estimates["cl"] == pytest.approx(cl, rel=1e-6)
+    # An observation between two dose records of its time is refused, not guessed.
+    rows.insert(6, {"ID": 1, "TIME": 12.0, "EVID": 1, "AMT": DOSE, "CMT": 1, "DV": np.nan})
+    with pytest.raises(PKModelError, match="between dose events"):
+        fit(Model(cl=6.0, v1=40.0), pd.DataFrame(rows), error="additive")
+    # Observations are central concentrations: the depot's CMT is refused.
+    oral = pd.DataFrame([{"ID": 1, "TIME": 0.0, "EVID": 1, "AMT": DOSE, "CMT": 1, "DV": np.nan},
+                         {"ID": 1, "TIME": 1.0, "EVID": 0, "AMT": 0.0, "CMT": 1, "DV": 1.0}])  # fmt: skip
+    with pytest.raises(PKModelError) as err:
+        fit(START, oral)
+    assert err.value.field == "row 2, column CMT"
+
+
+def test_bioavailability_and_lag_are_estimated_when_named():
+    """IV bolus at 0 and an oral dose at 48 h tell F apart from CL and V (hand closed forms)."""
+    cl, v, ka, f, lag = 5.0, 40.0, 1.2, 0.7, 0.5
+    t = np.array([0.5, 1, 2, 4, 8, 12, 24, 48.25, 48.5, 49, 49.5, 50, 51, 52, 54, 56, 60, 72])
+    after = np.clip(t - 48 - lag, 0, None)
+    conc = DOSE / v * np.exp(-cl / v * t) + np.where(t > 48 + lag, f * bateman(after, cl, v, ka), 0.0)
+    regimen = Regimen.single(DOSE, "iv") + Regimen.single(DOSE, "oral", time=48.0)
+    start = Model(cl=6.0, v1=30.0, ka=1.0, f=0.9, tlag=0.3)
+    result = fit(start, tidy(t, conc), regimen, estimate=["cl", "v1", "ka", "f", "tlag"], error="additive")
+    truth = {"cl": cl, "v1": v, "ka": ka, "f": f, "tlag": lag}
+    for name, value in truth.items():
+        assert result.estimates[name] == pytest.approx(value, rel=1e-6), name
+
+
 GOOD = tidy(TIMES, bateman(TIMES, **ONE))
 START = Model(cl=8.0, v1=25.0, ka=0.7)
 

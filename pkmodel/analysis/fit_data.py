@@ -60,37 +60,43 @@ def read_observations(model: Model, data: Any, regimen: Any) -> Observations:
 
 
 def _from_dataset(model: Model, data: Any) -> Observations:
+    # The dataset rules live with simulate_dataset: which compartment an observation may name,
+    # and whether it sees the value before or after the doses of its TIME (record order).
     import pandas as pd
 
     from pkmodel.dosing.dataset import read_dataset
-    from pkmodel.dosing.records import dataset_regimens
+    from pkmodel.dosing.records import dataset_doses, dataset_regimens
+    from pkmodel.simulation.simulate_dataset import _check_observation_compartments, _timing
 
     records = read_dataset(data)
     ids = pd.unique(records["ID"])
     if len(ids) != 1:
         raise PKModelError("data", f"{len(ids)} IDs", "one subject's records (select one ID)")
+    depot = model.ka is not None
+    _check_observation_compartments(records, depot)
     evid = records["EVID"].to_numpy()
     obs = evid == 0
     if "MDV" in records.columns:
         obs &= pd.to_numeric(records["MDV"], errors="coerce").fillna(0).to_numpy() != 1
-    regimens = dataset_regimens(records, depot=model.ka is not None, peripheral=model.v2 is not None)
-    if not regimens:
+    peripheral = model.v2 is not None
+    doses = next(iter(dataset_doses(records, depot=depot, peripheral=peripheral).values()), [])
+    if not doses:
         raise PKModelError("data", "no dose records", "a dataset with the subject's doses (EVID 1 or 4)")
     time = records["TIME"].to_numpy(dtype=float)
     dv = pd.to_numeric(records["DV"], errors="coerce").to_numpy(dtype=float)
     rows = np.flatnonzero(obs)
-    dosing = np.flatnonzero(np.isin(evid, (1, 3, 4)))
-    left = np.zeros(rows.size, dtype=bool)
-    for i, r in enumerate(rows):
-        same = dosing[time[dosing] == time[r]]
-        if np.any(same < r) and np.any(same > r):
-            raise PKModelError(
-                f"row {r + 1}", f"an observation between dose records at {time[r]:g} h",
-                "fit reads an observation before or after the doses of its time (simulate_dataset reads this one)",
-            )
-        left[i] = bool(np.any(same > r))
     _check(time[rows], dv[rows], "TIME", "DV", rows)
-    return Observations(next(iter(regimens.values())), time[rows], dv[rows], left)
+    dosing = np.flatnonzero(np.isin(evid, (1, 3, 4)))
+    timing = [_timing(int(r), float(time[r]), [int(e) for e in dosing[time[dosing] == time[r]]], doses, float(model.tlag))
+              for r in rows]  # fmt: skip
+    if "prefix" in timing:
+        r = int(rows[timing.index("prefix")])
+        raise PKModelError(
+            f"row {r + 1}", f"an observation at {time[r]:g} h between dose events of that time",
+            "an observation before or after all the doses of its time (simulate_dataset reads this one; fit does not)",
+        )
+    (regimen,) = dataset_regimens(records, depot=depot, peripheral=peripheral).values()
+    return Observations(regimen, time[rows], dv[rows], np.array([how == "left" for how in timing], dtype=bool))
 
 
 def _numbers(column: Any, name: str) -> np.ndarray:
