@@ -298,3 +298,21 @@ def test_any_options_give_a_result_or_a_pkmodel_error(estimate, fixed, bounds, e
         return
     assert set(result.parameters) | set(result.fixed) <= {"cl", "v1", "q", "v2", "ka", "f", "tlag"}
     assert np.all(np.isfinite(result.predicted))
+
+
+SAMPLE = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.integers(-3, 100))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    times=st.one_of(st.lists(SAMPLE, max_size=8), st.lists(st.floats(0, 100), max_size=8).map(sorted)),
+    concs=st.lists(SAMPLE, max_size=8),
+    error=st.sampled_from(["additive", "proportional"]),
+)
+def test_any_data_give_a_result_or_a_pkmodel_error(times, concs, error):
+    n = min(len(times), len(concs))
+    try:
+        result = fit(Model(cl=5.0, v1=40.0), tidy(times[:n], concs[:n]), Regimen.single(DOSE, "iv"), error=error)
+    except PKModelError:
+        return
+    assert np.all(np.isfinite(result.predicted)) and result.n_observations == n

@@ -278,7 +278,8 @@ def _result(
     _, jac_f = problem.jacobians(x, lower, upper)
     estimates = np.exp(x)
     cov, corr = covariance(estimates, jac_f, 1 / g**2, s2)
-    se = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore"):  # a singular or rounding-negative variance: NaN, not a warning
+        se = np.sqrt(np.diag(cov))
     fitted = problem.model.replace(**{k: float(v) for k, v in zip(names, estimates, strict=True)})
     s = math.sqrt(s2)
     sigma: float | tuple[float, float] = (s * shape[0], s * shape[1]) if error == "combined" else s
