@@ -177,6 +177,13 @@ def test_bioavailability_and_lag_are_estimated_when_named():
         assert result.estimates[name] == pytest.approx(value, rel=1e-6), name
 
 
+def test_bioavailability_alone_with_the_lag_held():
+    # A per-subject F with a scalar lag once broke the event builder inside the fit's Jacobian.
+    data = tidy(TIMES, 0.8 * bateman(TIMES, **ONE))
+    result = fit(Model(**ONE, f=0.5), data, ORAL, estimate=["f"], error="additive")
+    assert result.estimates["f"] == pytest.approx(0.8, rel=1e-6)
+
+
 GOOD = tidy(TIMES, bateman(TIMES, **ONE))
 START = Model(cl=8.0, v1=25.0, ka=0.7)
 

@@ -225,7 +225,13 @@ class _Problem:
         """Concentrations (k, n_obs) in mg/L for the k rows of ``X``."""
         from pkmodel.simulation.simulate import simulate
 
-        trial = self.model.replace(**{k: np.exp(X[:, j]) for j, k in enumerate(self.names)})
+        k = X.shape[0]
+        # Every parameter as one value per trial, not only those estimated: the event builder of
+        # pkmodel.dosing.events fails on a per-subject F with a scalar lag (reported to the lead).
+        values = {
+            name: np.full(k, float(getattr(self.model, name))) for name in UNITS if getattr(self.model, name) is not None
+        }
+        trial = self.model.replace(**(values | {name: np.exp(X[:, j]) for j, name in enumerate(self.names)}))
         sim = simulate(trial, self.obs.regimen, self.grid, check_label=False)
         left = sim.at(self.grid, left=True)[:, self.where]
         if self.obs.left.all():
