@@ -10,11 +10,13 @@ The package's folders are its layers, each importing only the ones below it: ``e
 (numbers only), the base modules (``units``, ``errors``, ``limits``, ``files``, ``model``,
 ``params``), ``dosing/`` (regimens, datasets and the dosing rules), ``drugs/`` (patients, population
 factors, label rules), ``simulation/`` (the front door), ``analysis/`` (calibration, NCA, dose
-suggestions) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
+suggestions, fitting one subject's data) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
 """
 
 from importlib.metadata import version
 
+from pkmodel.analysis.estimate import fit
+from pkmodel.analysis.fit_result import FitResult
 from pkmodel.analysis.nca import accumulation, nca
 from pkmodel.analysis.suggest import DoseSuggestion, suggest_dose
 from pkmodel.dosing import library as regimens
@@ -22,7 +24,7 @@ from pkmodel.dosing.dataset import read_dataset
 from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.records import dataset_regimens, write_dataset
 from pkmodel.dosing.regimen import Regimen
-from pkmodel.drugs.label import (
+from pkmodel.drugs.label_warnings import (
     BreastfeedingWarning,
     ContraindicationWarning,
     HepaticImpairmentWarning,
@@ -37,6 +39,7 @@ from pkmodel.drugs.label import (
 )
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.interfaces.fit_plots import observed_vs_predicted, residuals
 from pkmodel.interfaces.plot import concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
@@ -48,6 +51,7 @@ __all__ = [
     "ContraindicationWarning",
     "Dose",
     "DoseSuggestion",
+    "FitResult",
     "HepaticImpairmentWarning",
     "LabelWarning",
     "LateDoseWarning",
@@ -66,10 +70,13 @@ __all__ = [
     "accumulation",
     "concentration_time",
     "dataset_regimens",
+    "fit",
     "load_params",
     "nca",
+    "observed_vs_predicted",
     "read_dataset",
     "regimens",
+    "residuals",
     "simulate",
     "simulate_dataset",
     "suggest_dose",

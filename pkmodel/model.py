@@ -392,7 +392,7 @@ def _populations_name(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip() or any(c in value for c in "/\\") or value.startswith("."):
         raise PKModelError(
-            "populations", value, 'expected the name of a population file in params/, e.g. "mildronate-populations"'
+            "populations", value, 'expected the name of a population file in params/, "<drug>-populations"'
         )
     return value.removesuffix(".toml")
 

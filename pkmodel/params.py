@@ -11,8 +11,12 @@ built: ``t_half_alpha``/``t_half_beta`` for label-style half-lives (with ``v1`` 
 ``k21``), ``k10``/``k12``/``k21`` for micro-constants, otherwise ``cl``, ``v1``, ``q``, ``v2``;
 ``ka``, ``f`` and ``tlag`` may join any of them.
 
-``load_params("mildronate")`` reads a file shipped with pkmodel (the project's ``params/``
-folder); any other argument is a path to a user's TOML file.
+``load_params(name)`` reads a file shipped with pkmodel (the project's ``params/`` folder, e.g.
+``load_params("theophylline")``); any other argument is a path to a user's TOML file.
+
+Which shipped file is used when none is named (the command line without ``--params``) is data
+too: the ``[defaults]`` table of ``params/defaults.toml``, read by :func:`default_params`. No drug
+is named in code, so adding or switching drugs is a change of files only.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Any
 from pkmodel.errors import PKModelError
 from pkmodel.model import Model
 
+#: The file of ``params/`` that names the defaults (a ``[defaults]`` table).
+DEFAULTS_FILE = "defaults.toml"
 BASES = ("label", "publication", "derived", "fitted", "assumption")
 #: Keys of a parameter file's [model] table.
 MODEL_KEYS = ("name", "description", "populations")
@@ -87,6 +93,22 @@ def shipped() -> list[str]:
     """Names of the model parameter files shipped with pkmodel (files with a [parameters] table;
     the regimen library lives in the same folder)."""
     return [name for name, doc in _tomls() if "parameters" in doc]
+
+
+def default_params() -> str:
+    """The name of the shipped parameter file used when none is named: ``params`` in the
+    ``[defaults]`` table of ``params/defaults.toml`` (a :class:`PKModelError` under
+    ``defaults.params`` when it is missing or names no file in ``params/``)."""
+    doc = read_toml(data_dir() / DEFAULTS_FILE, "defaults", "the defaults file of params/")
+    table = doc.get("defaults")
+    name = table.get("params") if isinstance(table, dict) else None
+    # A plain name of a file in params/, not a path: the default is something pkmodel ships.
+    plain = isinstance(name, str) and name != "" and not any(c in name for c in "/\\") and not name.startswith(".")
+    if not plain or not (data_dir() / f"{name}.toml").is_file():
+        raise PKModelError(
+            "defaults.params", name, f"the name of a parameter file in params/ (in {DEFAULTS_FILE}), e.g. {', '.join(shipped())}"
+        )
+    return str(name)
 
 
 #: Tables that make a TOML file in ``params/`` a population file (special-population factors

@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 
 from pkmodel import load_params, simulate
-from pkmodel.analysis.fit import (
-    TERMINAL_SHARE,
-    Problem,
-    calibrate,
-    calibration_table,
-    load_calibration,
-    load_targets,
-    predict_many,
-)
+from pkmodel.analysis.calibration_targets import load_calibration, load_targets
+from pkmodel.analysis.fit import TERMINAL_SHARE, Problem, calibrate
+from pkmodel.analysis.target_predictions import calibration_table, predict_many
 from pkmodel.errors import PKModelError
 
 VARIANTS = [None, "alpha-5.56", "alpha-6.55"]

@@ -430,7 +430,7 @@ def test_dataset_with_addl_doses_and_two_subjects():
 
 
 def test_size_is_checked_before_allocating(monkeypatch):
-    monkeypatch.setattr("pkmodel.analysis.nca.MAX_CELLS", 10)
+    monkeypatch.setattr("pkmodel.analysis.nca_profiles.MAX_CELLS", 10)
     with pytest.raises(PKModelError, match="subject-samples"):
         nca(tidy(np.arange(11.0), np.ones(11)))
 

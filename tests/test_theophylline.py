@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pkmodel import Regimen, load_params, simulate
-from pkmodel.analysis.fit import Problem, calibrate, load_calibration
+from pkmodel.analysis.calibration_targets import load_calibration
+from pkmodel.analysis.fit import Problem, calibrate
 
 # FDA label, theophylline (anhydrous) extended-release tablets, Clinical Pharmacology.
 LABEL_CL_ML_KG_MIN, LABEL_V_L_KG, WEIGHT_KG = 0.65, 0.45, 70.0  # Table I; Distribution; reference adult

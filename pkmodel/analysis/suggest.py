@@ -13,8 +13,8 @@ matches the reference adult's:
   steady_state=True)`` builds it), followed by a second interval whose peak is the reported one.
 
 Amounts are rounded to real strengths: the step per route is ``dosing.oral_step`` /
-``dosing.iv_step`` of the population file (mildronate: 250 mg capsules, 100 mg = 1 mL of the
-100 mg/mL injection), to the nearest whole step (ties go to the lower dose), never below one
+``dosing.iv_step`` of the population file (e.g. a capsule's strength, or 1 mL of an injection),
+to the nearest whole step (ties go to the lower dose), never below one
 step. A rounded dose is accepted when its exposure is within ``exposure_bounds`` of the target
 (0.80–1.25); otherwise longer intervals are tried that keep the clock times of the doses (a
 multiple or a divisor of 24 h, up to ``max_interval``, 48 h), keeping every k-th period of the
@@ -36,7 +36,9 @@ from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.events import bioavailability
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import apply_patient, clearance_scale, renal_category, renal_evidence, renal_function
-from pkmodel.drugs.label import ContraindicationWarning, LabelRules, label_findings, load_label_rules
+from pkmodel.drugs.label import label_findings
+from pkmodel.drugs.label_rules import LabelRules, load_label_rules
+from pkmodel.drugs.label_warnings import ContraindicationWarning
 from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of
 from pkmodel.errors import PKModelError

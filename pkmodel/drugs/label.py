@@ -1,259 +1,69 @@
-"""The label's safety rules: contraindications, cautions, maximum daily dose and dose timing.
+"""The label's safety rules met by a patient and a regimen: contraindications, cautions, maximum
+daily dose and dose timing.
 
 :func:`check_label` looks at a :class:`~pkmodel.drugs.patient.Patient` and a
 :class:`~pkmodel.dosing.regimen.Regimen` and issues one Python warning per rule met, each of a
-``pkmodel`` warning class and each quoting the label sentence it enforces; it returns the
-messages. :func:`label_findings` does the same without warning (for code that wants the facts).
-Nothing is printed.
-
-Warning classes (all subclasses of :class:`pkmodel.errors.PKModelWarning`)::
-
-    LabelWarning                         every label rule
-    ├── ContraindicationWarning          the label contraindicates use
-    │   ├── PaediatricWarning            younger than the label's paediatric age
-    │   ├── PregnancyWarning
-    │   ├── BreastfeedingWarning
-    │   ├── SevereRenalImpairmentWarning    (also a RenalImpairmentWarning)
-    │   └── SevereHepaticImpairmentWarning  (also a HepaticImpairmentWarning)
-    ├── RenalImpairmentWarning           a renal grade the label cautions about (severe: contraindicated)
-    ├── HepaticImpairmentWarning         a Child–Pugh class the label cautions about (or contraindicates)
-    ├── MaximumDoseWarning               more than the label maximum on a calendar day
-    └── LateDoseWarning                  a dose after the label's cut-off clock time
-
-So a notebook can silence one rule (``warnings.simplefilter("ignore", LateDoseWarning)``), all
-renal warnings whatever their severity (``RenalImpairmentWarning``), or make every
-contraindication an error (``warnings.simplefilter("error", ContraindicationWarning)``).
+``pkmodel`` warning class (:mod:`pkmodel.drugs.label_warnings`) and each quoting the label
+sentence it enforces; it returns the messages. :func:`label_findings` does the same without
+warning (for code that wants the facts). Nothing is printed.
 
 Clock convention: time 0 of a regimen is midnight of day 0 (as in ``Regimen.daily``), so the
 clock time of a dose is its time modulo 24 h and its calendar day is ``floor(time / 24 h)``.
 
-The rules' numbers and sentences live in the drug's population file (table ``[label]``, e.g.
-``params/mildronate-populations.toml``), read by :func:`load_label_rules`; the renal categories
-and Cockcroft–Gault come from :mod:`pkmodel.drugs.clearance`. Every rule is optional: a drug whose label
-has no late-dose rule, no paediatric age or no renal grades leaves it out (then it is not
-checked), and a drug without a ``[label]`` table has no rules at all.
+The rules' numbers and sentences live in the drug's population file (table ``[label]``), read by
+:func:`pkmodel.drugs.label_rules.load_label_rules`; the renal categories and Cockcroft–Gault come
+from :mod:`pkmodel.drugs.clearance`. The warning classes and the rules' loader are importable from
+here too, where code has long found them.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import renal_evidence, renal_function, renal_index
-from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
-from pkmodel.drugs.patient import Patient
-from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of, read_population_file
-from pkmodel.errors import PKModelError, PKModelWarning
-from pkmodel.model import checked_number
-from pkmodel.units import parse_clock
-
-# --- warning classes ----------------------------------------------------------------------------
-
-
-class LabelWarning(PKModelWarning):
-    """A rule of the drug label is met (base class of every label warning)."""
-
-
-class ContraindicationWarning(LabelWarning):
-    """The label contraindicates the drug for this patient."""
-
-
-class RenalImpairmentWarning(LabelWarning):
-    """Impaired renal function: the label asks for a smaller dose (mild/moderate)."""
-
-
-class SevereRenalImpairmentWarning(RenalImpairmentWarning, ContraindicationWarning):
-    """Severe renal impairment or kidney failure: contraindicated by the label."""
-
-
-class HepaticImpairmentWarning(LabelWarning):
-    """Impaired liver function: the label asks for a smaller dose (Child–Pugh A/B)."""
-
-
-class SevereHepaticImpairmentWarning(HepaticImpairmentWarning, ContraindicationWarning):
-    """Severe liver failure (Child–Pugh C): contraindicated by the label."""
-
-
-class PaediatricWarning(ContraindicationWarning):
-    """A patient younger than the label's paediatric age: contraindicated by the label."""
-
-
-class PregnancyWarning(ContraindicationWarning):
-    """Pregnancy: contraindicated by the label."""
-
-
-class BreastfeedingWarning(ContraindicationWarning):
-    """Breastfeeding: contraindicated by the label."""
-
-
-class MaximumDoseWarning(LabelWarning):
-    """More than the label's maximum daily dose on at least one calendar day."""
-
-
-class LateDoseWarning(LabelWarning):
-    """A dose after the label's cut-off clock time (e.g. a stimulant taken "in the first half of the day")."""
-
-
-# --- rules ------------------------------------------------------------------------------------
-
-STATUSES = ("none", "caution", "contraindicated")
-
-
-@dataclass(frozen=True)
-class Quote:
-    """A label sentence and where it is."""
-
-    text: str
-    source: str
-
-    def __str__(self) -> str:
-        return f"“{self.text}” ({self.source.rstrip('.')})"
-
-
-@dataclass(frozen=True)
-class LabelRules:
-    """The label's numbers and sentences; a rule that is None (or a status table that is empty)
-    is not in the label and is not checked.
-
-    ``maximum_daily_dose`` mg per calendar day; ``late_dose_after`` clock hours after midnight
-    (a dose later than this is flagged); ``paediatric_age`` and ``elderly_age`` years;
-    ``renal_status`` renal category -> "none"/"caution"/"contraindicated" (a category not listed
-    is "none"); ``hepatic_status`` Child–Pugh class -> status; ``quotes`` rule name ->
-    :class:`Quote` (pregnancy and breastfeeding are checked when their quote is there).
-    """
-
-    maximum_daily_dose: float | None = None
-    late_dose_after: float | None = None
-    paediatric_age: float | None = None
-    elderly_age: float | None = None
-    renal_status: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    hepatic_status: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    quotes: Mapping[str, Quote] = field(default_factory=lambda: MappingProxyType({}))
-
-
-_RULE_OVERRIDES = ("maximum_daily_dose", "late_dose_after", "paediatric_age", "elderly_age")
-_QUOTES = (
-    "renal_contraindicated",
-    "renal_caution",
-    "hepatic_contraindicated",
-    "hepatic_caution",
-    "monitoring",
-    "pregnancy",
-    "breastfeeding",
+from pkmodel.drugs.covariates import RENAL_CATEGORIES
+from pkmodel.drugs.label_rules import LabelRules, Quote, load_label_rules, rules_of
+from pkmodel.drugs.label_warnings import (
+    BreastfeedingWarning,
+    ContraindicationWarning,
+    HepaticImpairmentWarning,
+    LabelWarning,
+    LateDoseWarning,
+    MaximumDoseWarning,
+    PaediatricWarning,
+    PregnancyWarning,
+    RenalImpairmentWarning,
+    SevereHepaticImpairmentWarning,
+    SevereRenalImpairmentWarning,
 )
+from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of
+from pkmodel.errors import PKModelError
 
-
-def load_label_rules(drug: Drug | None, path: str | Path | None = None, **overrides: Any) -> LabelRules:
-    """The label rules of ``drug`` (a :class:`~pkmodel.model.Model` with a population file, the
-    name of a population file in ``params/`` such as "mildronate-populations", or a path), a user
-    file ``path`` merged over its file, then keyword ``overrides``: ``maximum_daily_dose`` (mg),
-    ``late_dose_after`` ("HH:MM" or hours after midnight), ``paediatric_age``, ``elderly_age``
-    (years); None switches a rule off. A rule the label lacks cannot be overridden (it has no
-    sentence to quote)."""
-    unknown = sorted(set(overrides) - set(_RULE_OVERRIDES))
-    if unknown:
-        raise PKModelError(
-            unknown[0], overrides[unknown[0]], f"unknown override; allowed: {', '.join(_RULE_OVERRIDES)}"
-        )
-    table = read_population_file(drug, path).get("label", {})
-    if not isinstance(table, Mapping):
-        raise PKModelError("label", table, "the [label] table of a population file must be a table")
-    return _rules(table, overrides)
-
-
-def rules_of(given: LabelRules | Drug | None, what: str) -> LabelRules:
-    """Label rules given explicitly, or those of a drug; with neither a :class:`PKModelError`
-    saying what ``what`` (the function asking) needs."""
-    if isinstance(given, LabelRules):
-        return given
-    if given is None:
-        raise PKModelError(
-            "rules", None, f"{what} needs the drug's label rules: pass rules=load_label_rules(model) (or the model)"
-        )
-    return load_label_rules(given)
-
-
-def _rules(table: Mapping[str, Any], overrides: Mapping[str, Any]) -> LabelRules:
-    quotes: dict[str, Quote] = {}
-    values: dict[str, float | None] = {}
-    for key in _RULE_OVERRIDES:
-        node = table.get(key)
-        if node is None:
-            if overrides.get(key) is not None:
-                raise PKModelError(key, overrides[key], "this drug's label has no such rule to override")
-            values[key] = None
-            continue
-        if not isinstance(node, Mapping) or "value" not in node:
-            raise PKModelError(f"label.{key}", node, "needs a table with a 'value' in the population file")
-        if "quote" not in node or "quote_source" not in node:
-            raise PKModelError(f"label.{key}", node, "needs the label's 'quote' and its 'quote_source'")
-        value = overrides.get(key, node["value"])
-        if value is None:
-            values[key] = None
-        elif key == "late_dose_after":
-            values[key] = _clock(value)
-        else:
-            values[key] = checked_number(value, key, low=0.0)
-        if values[key] is not None:
-            quotes[key] = Quote(str(node["quote"]), str(node["quote_source"]))
-    given = table.get("quotes", {})
-    if not isinstance(given, Mapping) or set(given) - set(_QUOTES):
-        raise PKModelError("label.quotes", given, f"a table of quotes named {', '.join(_QUOTES)}")
-    for key, node in given.items():
-        if not isinstance(node, Mapping) or "quote" not in node:
-            raise PKModelError(f"label.quotes.{key}", node, "needs a 'quote' and its 'source'")
-        quotes[key] = Quote(str(node["quote"]), str(node.get("source", "")))
-
-    renal = _statuses(table, "renal_status", RENAL_CATEGORIES, quotes)
-    hepatic = _statuses(table, "hepatic_status", CHILD_PUGH, quotes)
-    return LabelRules(
-        maximum_daily_dose=values["maximum_daily_dose"],
-        late_dose_after=values["late_dose_after"],
-        paediatric_age=values["paediatric_age"],
-        elderly_age=values["elderly_age"],
-        renal_status=MappingProxyType(renal),
-        hepatic_status=MappingProxyType(hepatic),
-        quotes=MappingProxyType(quotes),
-    )
-
-
-def _statuses(
-    table: Mapping[str, Any], key: str, names: tuple[str, ...], quotes: Mapping[str, Quote]
-) -> dict[str, str]:
-    """A status table (renal category or Child–Pugh class -> status); absent: {} (not checked).
-    A status other than "none" needs the label sentence it quotes."""
-    node = table.get(key)
-    if node is None:
-        return {}
-    if not isinstance(node, Mapping):
-        raise PKModelError(f"label.{key}", node, f"a table from {', '.join(names)} to a status")
-    stray = sorted(set(node) - set(names) - {"basis", "source"})
-    if stray:
-        raise PKModelError(f"label.{key}", stray[0], f"unknown name; allowed: {', '.join(names)}")
-    out = {}
-    for name in names:
-        value = node.get(name, "none")
-        if value not in STATUSES:
-            raise PKModelError(f"label.{key}.{name}", value, f"allowed: {', '.join(STATUSES)}")
-        quote = f"{key.removesuffix('_status')}_{value}"
-        if value != "none" and quote not in quotes:
-            raise PKModelError(f"label.quotes.{quote}", None, f"needed by label.{key}.{name} = {value!r}")
-        out[name] = value
-    return out
-
-
-def _clock(value: Any) -> float:
-    return parse_clock(value, field="late_dose_after", allow_end_of_day=True)
-
-
-# --- findings ---------------------------------------------------------------------------------
+__all__ = [
+    "BreastfeedingWarning",
+    "ContraindicationWarning",
+    "Finding",
+    "HepaticImpairmentWarning",
+    "LabelRules",
+    "LabelWarning",
+    "LateDoseWarning",
+    "MaximumDoseWarning",
+    "PaediatricWarning",
+    "PregnancyWarning",
+    "Quote",
+    "RenalImpairmentWarning",
+    "SevereHepaticImpairmentWarning",
+    "SevereRenalImpairmentWarning",
+    "check_label",
+    "label_findings",
+    "load_label_rules",
+]
 
 
 @dataclass(frozen=True)

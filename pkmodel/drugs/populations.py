@@ -83,7 +83,7 @@ class PopulationFactors:
 
 _NO_DRUG = (
     "give the drug: its Model (with a population file), the name of a population file in params/ "
-    '(e.g. "mildronate-populations") or a path to one'
+    '("<drug>-populations") or a path to one'
 )
 
 

@@ -13,14 +13,14 @@ from importlib.metadata import version
 from typing import NoReturn
 
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
-from pkmodel.drugs.label import load_label_rules
+from pkmodel.drugs.label_rules import load_label_rules
 from pkmodel.drugs.populations import load_population_factors
-from pkmodel.params import load_params
+from pkmodel.params import default_params, load_params
 
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
 PLOT_FORMATS = ("png", "pdf", "svg")
-#: The shipped parameter set used when --params is not given.
-DEFAULT_PARAMS = "mildronate"
+#: The shipped parameter set used when --params is not given: data, named in params/defaults.toml.
+DEFAULT_PARAMS = default_params()
 # Library field names -> the option a user of the command typed.
 OPTION = {
     "amount": "--dose",
