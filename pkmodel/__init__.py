@@ -37,7 +37,7 @@ from pkmodel.drugs.label import (
 )
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
-from pkmodel.interfaces.plot import concentration_time
+from pkmodel.interfaces.plot import band, concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
 from pkmodel.simulation.simulate import Simulation, simulate
@@ -64,6 +64,7 @@ __all__ = [
     "SevereRenalImpairmentWarning",
     "Simulation",
     "accumulation",
+    "band",
     "concentration_time",
     "dataset_regimens",
     "load_params",
