@@ -37,6 +37,7 @@ from pkmodel.drugs.label import (
 )
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.interfaces.compare import compare
 from pkmodel.interfaces.plot import band, concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
@@ -65,6 +66,7 @@ __all__ = [
     "Simulation",
     "accumulation",
     "band",
+    "compare",
     "concentration_time",
     "dataset_regimens",
     "load_params",
