@@ -392,3 +392,31 @@ def test_target_band_input_is_checked(low, high):
         return
     span = gids(ax, "patches")["target"]
     assert span.get_label().endswith("(user-given)")
+
+
+# --- the command line's --log ------------------------------------------------------------------
+
+
+def test_cli_log_draws_a_semi_log_plot(tmp_path, capsys, monkeypatch):
+    import pkmodel.interfaces.plot as plot
+    from pkmodel.interfaces.cli import main
+
+    drawn = []
+    original = plot.concentration_time
+
+    def spy(sim, *args, **kwargs):
+        drawn.append(original(sim, *args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(plot, "concentration_time", spy)
+    path = tmp_path / "log.png"
+    argv = ["simulate", "--dose", "500 mg", "--route", "iv", "--doses", "3", "--interval", "12 h"]
+    assert main([*argv, "--plot", str(path), "--log", "--quiet"]) == 0
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert drawn[-1].get_yscale() == "log"
+    assert main([*argv, "--plot", str(tmp_path / "lin.png"), "--quiet"]) == 0
+    assert drawn[-1].get_yscale() == "linear"
+    capsys.readouterr()
+    assert main([*argv, "--log"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("pkmodel: error: --log: needs --plot")
