@@ -88,10 +88,14 @@ def place_legend(ax: Axes, style: str | Style = "paper") -> None:
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
+    from matplotlib.lines import Line2D
+
     last = [i for i, h in enumerate(handles) if getattr(h, "get_gid", lambda: None)() == "doses"]
     order = [i for i in range(len(handles)) if i not in last] + last
+    # The dose entry stands for every curve's row of marks: grey, not the first curve's colour.
+    neutral = Line2D([], [], linestyle="none", marker=2, markersize=8, markeredgewidth=1.5, color="0.35")
     ax.legend(
-        [handles[i] for i in order],
+        [neutral if i in last else handles[i] for i in order],
         [labels[i] for i in order],
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
