@@ -420,3 +420,28 @@ def test_cli_log_draws_a_semi_log_plot(tmp_path, capsys, monkeypatch):
     assert main([*argv, "--log"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("pkmodel: error: --log: needs --plot")
+
+
+def test_importing_pkmodel_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, pkmodel; print(any(m.split('.')[0] == 'matplotlib' for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["1 h", "2 d", "x", "-3 h"])),
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["10 h", "30 min", "1 mg"])),
+)
+def test_auc_interval_input_is_checked(start, end):
+    sim = simulate(BOLUS, Regimen.single("500 mg", route="iv"), np.linspace(0, 48, 49))
+    try:
+        ax = annotate.shade_auc(sim, start, end, ax=fresh_ax())
+    except PKModelError as err:
+        assert err.field in ("auc", "times")  # times: beyond what a simulation may evaluate
+        return
+    (text,) = [t for t in legend_texts(ax) if t.startswith("AUC")]
+    assert "mg·h/L" in text
