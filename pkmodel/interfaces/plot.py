@@ -29,6 +29,7 @@ from pkmodel.interfaces.style import (
     LINESTYLES,
     LOG_DECADES,
     PALETTE,
+    STYLES,
     TIME_DAYS,
     TIME_HOURS,
     Style,
@@ -131,7 +132,7 @@ def concentration_time(
             flag=flag, subjects=conc.shape[0],
         )
     if show_doses:
-        dose_marks(sim, ax, color=color)
+        dose_marks(sim, ax, color=color, style=s)
     if title is not None:
         ax.set_title(title)
     else:
@@ -190,30 +191,32 @@ def band(
         ax, times, curves, fractions, s, name=name, color=color, linestyle=linestyle, flag=flag, subjects=subjects
     )
     if show_doses and isinstance(result, Simulation):
-        dose_marks(result, ax, color=color)
+        dose_marks(result, ax, color=color, style=s)
     finish(ax, s, log=log, scale=scale)
     return ax
 
 
-def dose_marks(sim: Simulation, ax: Axes, *, color: str = "0.35") -> Axes:
+def dose_marks(sim: Simulation, ax: Axes, *, color: str = "0.35", style: str | Style = "paper") -> Axes:
     """Ticks at the bottom of ``ax`` at each dose time inside the simulated window (nominal
     times, h), one row per call so that each curve's doses have their own row; clipped to the
-    axes, so a zoomed x range shows only its own doses. The first row is labelled "dose"."""
+    axes, so a zoomed x range shows only its own doses. The first row is labelled "dose".
+    The ticks grow with the style's fonts."""
     rows = [line for line in ax.get_lines() if line.get_gid() == "doses"]
+    size = get_style(style).font / STYLES["paper"].font
     scale = time_unit(ax, sim.times)
     t = np.asarray(sim.regimen.dose_times, dtype=float)
     t = t[(t >= sim.times[0]) & (t <= sim.times[-1])]
     from matplotlib.transforms import ScaledTranslation
 
     # x in data units, y in axes units: the ticks sit on the bottom edge whatever the y scale.
-    shift = ScaledTranslation(0.0, len(rows) * DOSE_ROW_PT / 72.0, ax.figure.dpi_scale_trans)
+    shift = ScaledTranslation(0.0, len(rows) * size * DOSE_ROW_PT / 72.0, ax.figure.dpi_scale_trans)
     ax.plot(
         t / scale,
         np.zeros(len(t)),
         linestyle="none",
         marker=2,
-        markersize=8,
-        markeredgewidth=1.5,
+        markersize=8 * size,
+        markeredgewidth=1.5 * size,
         color=color,
         transform=ax.get_xaxis_transform() + shift,
         clip_on=True,

@@ -123,7 +123,7 @@ def label_time_axis(ax: Axes, scale: float) -> None:
     ax.set_xlabel(TIME_DAYS if scale == 24.0 else TIME_HOURS)
     # Hours: multiples of 1, 2, 3, 6, 12 or 24 h; days: of 1, 2, 5, 7 or 10 days.
     steps = [1, 2, 5, 7, 10] if scale == 24.0 else [1, 1.2, 2, 3, 6, 10]
-    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=steps, integer=True, min_n_ticks=3))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=steps, integer=scale == 24.0, min_n_ticks=3))
 
 
 def finish(ax: Axes, style: str | Style, *, log: bool, scale: float) -> None:
