@@ -277,6 +277,14 @@ def test_target_band_is_user_given_with_units():
     for bad in [(10, 5), (-1, 5), ("5 mg", 10), (5, float("nan"))]:
         with pytest.raises(PKModelError, match="target"):
             annotate.target_band(*bad, ax=fresh_ax())
+    sim = simulate(BOLUS, Regimen.single("500 mg", route="iv"))
+    for bad in [(10, 5), 5, "5-10 mg/L", (1, 2, 3)]:
+        ax = fresh_ax()
+        with pytest.raises(PKModelError, match="target"):
+            concentration_time(sim, ax=ax, target=bad)
+        assert not ax.get_lines() and not ax.patches  # checked before anything is drawn
+    ax = concentration_time(sim, ax=fresh_ax(), target=np.array([2.0, 4.0]))
+    assert "target" in gids(ax, "patches")
 
 
 def test_auc_shading_is_labelled_with_the_exact_closed_form_auc():

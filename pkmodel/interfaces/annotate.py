@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
     from pkmodel.simulation.simulate import Simulation
 
-__all__ = ["mark_metrics", "observed_points", "shade_auc", "target_band"]
+__all__ = [
+    "METRICS", "auc_interval", "draw_metrics", "mark_metrics", "metric_values", "observed_points", "shade_auc",
+    "target_band", "target_range",
+]
 
+METRICS = ("cmax", "cmin", "css", "t_half")
 AUC_POINTS = 400  # points that trace the shaded area (the AUC itself is exact, not a sum of these)
 
 
@@ -44,10 +48,7 @@ def target_band(
     """Shade the concentration range ``low``–``high`` (mg/L, or strings such as "10 µg/mL"), a
     target the user gives. The default label says so: pkmodel ships no therapeutic window (none
     is established for mildronate), so the band is the user's, never the drug's."""
-    lo = parse_quantity(low, "concentration", field="target", positive=False)
-    hi = parse_quantity(high, "concentration", field="target", positive=True)
-    if not lo < hi:
-        raise PKModelError("target", (low, high), "(low, high) with low < high, in mg/L")
+    lo, hi = target_range(low, high)
     s = get_style(style)
     ax = new_axes(s) if ax is None else ax
     text = label if label is not None else f"target {format_number(lo)}–{format_number(hi)} mg/L (user-given)"
@@ -70,10 +71,7 @@ def shade_auc(
     """Shade the area under the curve from ``start`` to ``end`` (h, or strings such as "13 d")
     and label it with the exact AUC of :meth:`Simulation.auc` (mg·h/L; the median over subjects
     when there are several, shaded under the median curve)."""
-    a = parse_quantity(start, "time", field="auc", positive=False)
-    b = parse_quantity(end, "time", field="auc", positive=True)
-    if not a < b:
-        raise PKModelError("auc", (start, end), "(start, end) in h with start < end")
+    a, b = auc_interval(start, end)
     s = get_style(style)
     ax = new_axes(s) if ax is None else ax
     value = float(np.median(sim.auc(a, b)))
@@ -114,40 +112,75 @@ def mark_metrics(
     from :meth:`Simulation.at`). Values from :meth:`Simulation.summary` and the model; each is in
     the legend with its number and unit. ``label`` prefixes those legend entries (e.g. the
     scenario's name). "t_half" needs at least one terminal half-life after the last dose."""
+    values = metric_values(sim, which)  # checked before anything is drawn
+    return draw_metrics(values, ax, sim=sim, color=color, label=label, style=style)
+
+
+def metric_values(sim: Simulation, which: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """What :func:`mark_metrics` draws, per mark (medians over subjects): "cmax" (tmax h, cmax
+    mg/L), "cmin" and "css" (level mg/L), "t_half" (half-life h, t1 h, t2 h, C(t1), C(t2) mg/L).
+    Raises :class:`PKModelError` for a mark the simulation cannot show."""
+    bad = [k for k in which if k not in METRICS]
+    if bad:
+        raise PKModelError("annotate", bad[0], f"allowed: {', '.join(METRICS)}")
+    table = sim.summary().median() if set(which) - {"t_half"} else None
+    values: dict[str, tuple[float, ...]] = {}
+    for kind in which:
+        if kind == "cmax" and table is not None:
+            values[kind] = (float(table["tmax_h"]), float(table["cmax_mg_L"]))
+        elif kind in ("cmin", "css") and table is not None:
+            level = float(table["cmin_mg_L" if kind == "cmin" else "cavg_ss_mg_L"])
+            if not np.isfinite(level):
+                raise PKModelError("annotate", kind, "needs repeated doses (a trough, a dosing interval)")
+            values[kind] = (level,)
+        elif kind == "t_half":
+            values[kind] = _half_life(sim)
+    return values
+
+
+def draw_metrics(
+    values: dict[str, tuple[float, ...]],
+    ax: Axes | None = None,
+    *,
+    sim: Simulation,
+    color: str = "0.2",
+    label: str | None = None,
+    style: str | Style = "paper",
+) -> Axes:
+    """Draw the marks of :func:`metric_values` for ``sim`` (see :func:`mark_metrics`)."""
     s = get_style(style)
     ax = new_axes(s) if ax is None else ax
     scale = time_unit(ax, sim.times)
-    table = sim.summary().median()
     prefix = f"{label}: " if label else ""
     median = "median " if sim.n_subjects > 1 else ""
-    for kind in which:
+    art: Any
+    for kind, v in values.items():
         if kind == "cmax":
             (art,) = ax.plot(
-                table["tmax_h"] / scale, table["cmax_mg_L"], marker="v", markersize=9, linestyle="none", color=color,
-                label=f"{prefix}{median}Cmax {format_number(table['cmax_mg_L'])} mg/L at "
-                f"{format_number(table['tmax_h'])} h",
+                v[0] / scale, v[1], marker="v", markersize=9, linestyle="none", color=color,
+                label=f"{prefix}{median}Cmax {format_number(v[1])} mg/L at {format_number(v[0])} h",
             )
         elif kind in ("cmin", "css"):
-            column = "cmin_mg_L" if kind == "cmin" else "cavg_ss_mg_L"
-            if not np.isfinite(table[column]):
-                raise PKModelError("annotate", kind, "needs repeated doses (a trough, a dosing interval)")
             what = "Cmin, trough before last dose" if kind == "cmin" else "Css, steady-state average"
             art = ax.axhline(
-                table[column], color=color, linestyle=":" if kind == "cmin" else "-.", linewidth=1.2,
-                label=f"{prefix}{median}{what} {format_number(table[column])} mg/L",
+                v[0], color=color, linestyle=":" if kind == "cmin" else "-.", linewidth=1.2,
+                label=f"{prefix}{median}{what} {format_number(v[0])} mg/L",
             )
-        elif kind == "t_half":
-            art = _half_life(sim, ax, scale, color, prefix)
         else:
-            raise PKModelError("annotate", kind, "allowed: cmax, cmin, css, t_half")
+            half, t1, t2, c1, c2 = v
+            (art,) = ax.plot(
+                [t1 / scale, t2 / scale], [c1, c2], marker="o", markersize=6, linestyle="-", linewidth=1.0,
+                color=color,
+                label=f"{prefix}terminal t½ {format_number(half)} h: {format_number(c1)} → {format_number(c2)} mg/L",
+            )
         art.set_gid(kind)
     _refresh(ax, s, scale)
     return ax
 
 
-def _half_life(sim: Simulation, ax: Axes, scale: float, color: str, prefix: str) -> Any:
-    """Two points one terminal half-life apart at the end of the window, joined by a line: the
-    student sees the concentration halve (nearly exactly once the distribution phase is over)."""
+def _half_life(sim: Simulation) -> tuple[float, float, float, float, float]:
+    """Two points one terminal half-life apart at the end of the window: the student sees the
+    concentration halve (nearly exactly once the distribution phase is over)."""
     half = float(np.median(sim.model.t_half_beta))
     end = float(sim.times[-1])
     doses = np.asarray(sim.regimen.dose_times, dtype=float)
@@ -161,11 +194,25 @@ def _half_life(sim: Simulation, ax: Axes, scale: float, color: str, prefix: str)
             "simulate longer",
         )
     c1, c2 = np.median(sim.at([t1, end]), axis=0)
-    (art,) = ax.plot(
-        [t1 / scale, end / scale], [c1, c2], marker="o", markersize=6, linestyle="-", linewidth=1.0, color=color,
-        label=f"{prefix}terminal t½ {format_number(half)} h: {format_number(c1)} → {format_number(c2)} mg/L",
-    )
-    return art
+    return half, t1, end, float(c1), float(c2)
+
+
+def target_range(low: Any, high: Any) -> tuple[float, float]:
+    """(low, high) in mg/L from numbers or strings with units; 0 <= low < high."""
+    lo = parse_quantity(low, "concentration", field="target", positive=False)
+    hi = parse_quantity(high, "concentration", field="target", positive=True)
+    if not lo < hi:
+        raise PKModelError("target", (low, high), "(low, high) with low < high, in mg/L")
+    return lo, hi
+
+
+def auc_interval(start: Any, end: Any) -> tuple[float, float]:
+    """(start, end) in h from numbers or strings with units; 0 <= start < end."""
+    a = parse_quantity(start, "time", field="auc", positive=False)
+    b = parse_quantity(end, "time", field="auc", positive=True)
+    if not a < b:
+        raise PKModelError("auc", (start, end), "(start, end) in h with start < end")
+    return a, b
 
 
 def observed_points(

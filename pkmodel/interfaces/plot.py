@@ -77,7 +77,7 @@ def concentration_time(
     flag: str | None = None,
     target: tuple[Any, Any] | None = None,
     auc: tuple[Any, Any] | None = None,
-    annotate: Sequence[str] = (),
+    annotate: str | Sequence[str] = (),
     style: str | Style = "paper",
     title: str | None = None,
 ) -> Axes:
@@ -113,7 +113,10 @@ def concentration_time(
     """
     quantiles = tuple(p / 100 for p in _percentiles(percentiles))
     s = get_style(style)
-    kinds = _annotations(annotate)
+    # Every annotation is checked (and computed) before anything is drawn.
+    values = marks.metric_values(sim, _annotations(annotate))
+    target = None if target is None else marks.target_range(*_pair(target, "target"))
+    auc = None if auc is None else marks.auc_interval(*_pair(auc, "auc"))
     if ax is None:
         ax = new_axes(s)
     scale = time_unit(ax, sim.times)
@@ -142,8 +145,8 @@ def concentration_time(
         marks.target_band(target[0], target[1], ax=ax, style=s)
     if auc is not None:
         marks.shade_auc(sim, auc[0], auc[1], ax=ax, color=color, style=s)
-    if kinds:
-        marks.mark_metrics(sim, ax=ax, which=kinds, color=color, style=s)
+    if values:
+        marks.draw_metrics(values, ax, sim=sim, color=color, style=s)
     return ax
 
 
@@ -325,20 +328,19 @@ def _auto_title(ax: Axes, text: str, fresh: bool) -> None:
         _AUTO_TITLE[ax] = ""
 
 
-ANNOTATIONS = ("cmax", "cmin", "css", "t_half")
-
-
-def _annotations(annotate: Sequence[str]) -> tuple[str, ...]:
+def _annotations(annotate: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(annotate, str):
-        annotate = (annotate,)
+        return (annotate,)
     try:
-        kinds = tuple(annotate)
+        return tuple(annotate)
     except TypeError:
-        kinds = (annotate,)  # type: ignore[assignment]
-    bad = [k for k in kinds if k not in ANNOTATIONS]
-    if bad:
-        raise PKModelError("annotate", bad[0], f"allowed: {', '.join(ANNOTATIONS)}")
-    return kinds
+        raise PKModelError("annotate", annotate, f"a name or a sequence of: {', '.join(marks.METRICS)}") from None
+
+
+def _pair(value: Any, field: str) -> tuple[Any, Any]:
+    if isinstance(value, str) or not isinstance(value, (Sequence, np.ndarray)) or len(value) != 2:
+        raise PKModelError(field, value, "a pair (low, high) or (start, end)")
+    return value[0], value[1]
 
 
 def _fractions(quantiles: Sequence[float]) -> tuple[float, ...]:
