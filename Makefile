@@ -29,7 +29,7 @@ figures: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python figures/make_figures.py docs/figures
 
 lint: $(STAMP)
-	$(BIN)/ruff check pkmodel tests benchmarks
+	$(BIN)/ruff check pkmodel tests benchmarks figures
 	$(BIN)/mypy pkmodel
 
 test: lint

@@ -11,8 +11,13 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FIGURES = ("compare-regimens", "annotated-curve", "semilog-two-phases", "variability-band", "renal-impairment")
 DRUG = "mildronate"
@@ -39,7 +44,7 @@ def main(out: str | Path = "docs/figures") -> list[Path]:
     return written
 
 
-def _axes(style: str = "paper"):  # type: ignore[no-untyped-def]
+def _axes(style: str = "paper") -> Axes:
     from matplotlib.figure import Figure
 
     from pkmodel.interfaces.style import get_style
@@ -48,7 +53,7 @@ def _axes(style: str = "paper"):  # type: ignore[no-untyped-def]
     return Figure(figsize=s.figsize, dpi=s.dpi, layout="constrained").add_subplot()
 
 
-def compare_regimens():  # type: ignore[no-untyped-def]
+def compare_regimens() -> Figure:
     """Three ways to give a gram a day, side by side, over five days and the washout (slides style)."""
     from pkmodel import Regimen, compare, load_params
 
@@ -61,7 +66,7 @@ def compare_regimens():  # type: ignore[no-untyped-def]
     return result.figure
 
 
-def annotated_curve():  # type: ignore[no-untyped-def]
+def annotated_curve() -> Figure:
     """The label's IV regimen with its peak, trough and steady-state average, the AUC of one
     interval, and the label's published peak with its SD: the model's peaks are a lower bound."""
     from pkmodel import Regimen, concentration_time, load_params, simulate
@@ -76,19 +81,19 @@ def annotated_curve():  # type: ignore[no-untyped-def]
     )
     peak = next(t for t in load_targets(f"{DRUG}-targets") if t.metric == "cmax_ss" and t.route == "iv")
     observed_points([last], [peak.mean], ax=ax, yerr=[peak.sd], label=f"published Cmax, mean ± SD ({peak.unit})")
-    return ax.figure
+    return ax.figure  # type: ignore[return-value]
 
 
-def semilog_two_phases():  # type: ignore[no-untyped-def]
+def semilog_two_phases() -> Figure:
     """One IV dose on a semi-log axis: the fast distribution phase, then the terminal half-life."""
     from pkmodel import Regimen, concentration_time, load_params, simulate
 
     sim = simulate(load_params(DRUG), Regimen.single("500 mg", route="iv"))
     ax = concentration_time(sim, ax=_axes(), log=True, label="500 mg IV, once", annotate=("cmax", "t_half"))
-    return ax.figure
+    return ax.figure  # type: ignore[return-value]
 
 
-def variability_band():  # type: ignore[no-untyped-def]
+def variability_band() -> Figure:
     """Median and 5-95 % band of 200 simulated patients (illustrative variability)."""
     from pkmodel import Regimen, band, load_params, simulate
 
@@ -102,10 +107,10 @@ def variability_band():  # type: ignore[no-untyped-def]
     sim = simulate(model.replace(**drawn), Regimen.parse("500 mg PO q12h for 7 days"))
     ax = band(sim, (0.05, 0.5, 0.95), ax=_axes(), label="500 mg oral twice daily")
     ax.set_title(f"{SUBJECTS} simulated patients (illustrative CV: CL {ILLUSTRATIVE_CV['cl']:.0%}, V1 {ILLUSTRATIVE_CV['v1']:.0%})")
-    return ax.figure
+    return ax.figure  # type: ignore[return-value]
 
 
-def renal_impairment():  # type: ignore[no-untyped-def]
+def renal_impairment() -> Figure:
     """The same regimen in normal, moderately and severely impaired renal function; the label
     contraindicates the last, and the figure says so."""
     from pkmodel import Patient, Regimen, compare, load_params
