@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LATEST := .venv-latest
 UV := uv==0.13.9
 
-.PHONY: demo test test-latest lint bench lock clean
+.PHONY: demo test test-latest lint bench lock clean figures
 
 # uv installs the lock (hashes checked) in a fraction of pip's time: on this 2-core machine a
 # fresh install took 39 s with uv against several minutes with pip, which would not leave
@@ -27,8 +27,12 @@ demo: $(STAMP)
 	$(BIN)/pkmodel simulate --params mildronate --dose "500 mg" --route iv --interval "12 h" --over "14 d" \
 		--csv out/demo.csv --plot out/demo.png
 
+# The README's gallery: docs/figures/*.png, drawn by pkmodel's own plot functions (headless).
+figures: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python figures/make_figures.py docs/figures
+
 lint: $(STAMP)
-	$(BIN)/ruff check pkmodel tests benchmarks
+	$(BIN)/ruff check pkmodel tests benchmarks figures
 	$(BIN)/mypy pkmodel
 
 test: lint

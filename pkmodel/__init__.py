@@ -39,8 +39,9 @@ from pkmodel.drugs.label_warnings import (
 )
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.interfaces.compare import compare
 from pkmodel.interfaces.fit_plots import observed_vs_predicted, residuals
-from pkmodel.interfaces.plot import concentration_time
+from pkmodel.interfaces.plot import band, concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
 from pkmodel.simulation.simulate import Simulation, simulate
@@ -68,6 +69,8 @@ __all__ = [
     "SevereRenalImpairmentWarning",
     "Simulation",
     "accumulation",
+    "band",
+    "compare",
     "concentration_time",
     "dataset_regimens",
     "fit",

@@ -201,7 +201,7 @@ def test_a_failed_output_leaves_every_target_unchanged(tmp_path, capsys, monkeyp
     csv, png = tmp_path / "r.csv", tmp_path / "r.png"
     csv.write_text("old csv\n")
 
-    def broken(sim, path, fmt):
+    def broken(sim, path, fmt, **options):
         with open(path, "wb") as f:
             f.write(b"half a pic")
         raise OSError(28, "No space left on device")

@@ -59,7 +59,7 @@ def test_an_empty_file_name_is_reported_as_empty(tmp_path, capsys, monkeypatch, 
     assert tree(tmp_path) == []
 
 
-def broken_plot(sim, path, fmt):
+def broken_plot(sim, path, fmt, **options):
     with open(path, "wb") as f:
         f.write(b"half a picture")
     raise OSError(28, "No space left on device")
@@ -76,7 +76,7 @@ def test_a_failing_output_removes_the_folders_the_command_created(tmp_path, caps
 
 
 def test_a_bug_is_still_a_traceback_but_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
-    def buggy(sim, path, fmt):
+    def buggy(sim, path, fmt, **options):
         raise ZeroDivisionError("a bug, not bad input")
 
     monkeypatch.setattr(pkmodel.interfaces.cli, "_save_plot", buggy)

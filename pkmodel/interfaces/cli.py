@@ -156,6 +156,8 @@ def run_simulate(args: argparse.Namespace) -> str:
     if args.suggest_dose is not None and patient is None:
         raise UsageError("--suggest-dose: needs a patient (--crcl, --scr, --egfr-category, --child-pugh, ...)")
     targets = output_paths(args)
+    if args.log and "--plot" not in targets:
+        raise UsageError("--log: needs --plot PATH (it sets the plot's concentration axis)")
     times = build_times(args, apply_patient(model, patient, factors), regimen)
     sim = simulate(model, regimen, times, patient=patient)  # sim.model: the patient's model
     suggestion = None
@@ -165,7 +167,7 @@ def run_simulate(args: argparse.Namespace) -> str:
     table = summary_table(sim)
     writers: dict[str, Callable[[str], None]] = {
         "--csv": lambda tmp: _write_csv(sim, tmp),
-        "--plot": lambda tmp: _save_plot(sim, tmp, targets["--plot"].suffix.lower().lstrip(".")),
+        "--plot": lambda tmp: _save_plot(sim, tmp, targets["--plot"].suffix.lower().lstrip("."), log=args.log),
     }
     outputs = [(option, path, writers[option]) for option, path in targets.items()]
     write_files(outputs)
@@ -419,14 +421,14 @@ def _round(value: float | np.ndarray) -> str:
     return format_number(float(value))
 
 
-def _save_plot(sim: Simulation, path: str, fmt: str) -> None:
+def _save_plot(sim: Simulation, path: str, fmt: str, *, log: bool = False) -> None:
     from matplotlib.figure import Figure
 
     from pkmodel.interfaces.plot import concentration_time
 
     # A figure outside pyplot: nothing to show or close, and no display needed.
     figure = Figure(figsize=(7.0, 4.2), layout="constrained")
-    concentration_time(sim, ax=figure.add_subplot())
+    concentration_time(sim, ax=figure.add_subplot(), log=log)
     figure.savefig(path, format=fmt, dpi=150)
 
 

@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     out = sim.add_argument_group("output")
     out.add_argument("--csv", metavar="PATH", help="write the curve as CSV (time_h, conc_mg_L, mg)")
     out.add_argument("--plot", metavar="PATH", help="save a concentration-time plot (.png, .pdf or .svg)")
+    out.add_argument(
+        "--log", action="store_true", help="semi-log plot: a logarithmic concentration axis in the --plot file"
+    )
     out.add_argument("--quiet", action="store_true", help="print nothing (errors and warnings still go to stderr)")
     listing = commands.add_parser(
         "regimens",
