@@ -10,7 +10,7 @@ The package's folders are its layers, each importing only the ones below it: ``e
 (numbers only), the base modules (``units``, ``errors``, ``limits``, ``files``, ``model``,
 ``params``), ``dosing/`` (regimens, datasets and the dosing rules), ``drugs/`` (patients, population
 factors, label rules), ``simulation/`` (the front door), ``analysis/`` (calibration, NCA, dose
-suggestions) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
+suggestions) and ``interfaces/`` (the command line, the plots and the explorer). What users touch is exported here.
 """
 
 from importlib.metadata import version
@@ -37,6 +37,7 @@ from pkmodel.drugs.label import (
 )
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
+from pkmodel.interfaces.explore import explore
 from pkmodel.interfaces.plot import concentration_time
 from pkmodel.model import Model
 from pkmodel.params import load_params
@@ -66,6 +67,7 @@ __all__ = [
     "accumulation",
     "concentration_time",
     "dataset_regimens",
+    "explore",
     "load_params",
     "nca",
     "read_dataset",
