@@ -94,6 +94,16 @@ def test_crcl_slider_at_the_reference_is_the_reference_adult():
     assert ex.table.cmax_mg_L.iloc[0] == pytest.approx(expected.cmax_mg_L.iloc[0], rel=1e-12)
 
 
+def test_liver_menu_starts_normal_and_returns_to_normal():
+    ex = explore(widgets=True)
+    assert ex.controls["child_pugh"].value == "normal" and ex.settings.child_pugh is None
+    ex.controls["child_pugh"].value = "C"
+    assert ex.settings.child_pugh == "C" and any("contraindicated" in m.lower() for m in ex.messages)
+    ex.controls["child_pugh"].value = "normal"
+    assert ex.settings.child_pugh is None and ex.messages == []
+    assert explore(child_pugh="b", widgets=True).controls["child_pugh"].value == "B"
+
+
 def test_severe_renal_impairment_shows_the_contraindication():
     ex = explore(widgets=True)
     ex.controls["crcl"].value = 20

@@ -52,6 +52,7 @@ INTERVALS_H = (4.0, 6.0, 8.0, 12.0, 24.0, 48.0)
 ROUTES = ("iv", "oral")
 _FIGSIZE = (8.0, 4.0)  # inches
 _DPI = 100
+_NORMAL_LIVER = "normal"
 _MARGINS = {"left": 0.09, "right": 0.98, "bottom": 0.12, "top": 0.86}
 
 
@@ -94,6 +95,8 @@ class Explorer:
     ``widget`` is the whole box; without them both are empty/None and the figure is drawn once.
 
     Setting a control's ``.value`` (by hand in the browser or from Python) redraws everything.
+    The loading-dose and missed-dose sliders at 0 mean none; the CrCL slider at the population
+    file's reference CrCL is the reference adult; the liver menu's "normal" is no Child–Pugh class.
     """
 
     def __init__(self, model: Model, settings: Settings, *, interactive: bool) -> None:
@@ -175,9 +178,11 @@ class Explorer:
 
         s, drug = self.settings, self.model.populations
         low, high, step = DOSE_MG
-        layout = {"style": {"description_width": "9em"}, "layout": w.Layout(width="30em")}
+        layout = {"style": {"description_width": "11em"}, "layout": w.Layout(width="30em")}
+        # A redraw takes a good fraction of a second: sliders redraw when released, not while dragged.
+        slider = {**layout, "continuous_update": False}
         c: dict[str, Any] = {
-            "dose": w.IntSlider(value=int(s.dose), min=low, max=high, step=step, description="dose (mg)", **layout),
+            "dose": w.IntSlider(value=int(s.dose), min=low, max=high, step=step, description="dose (mg)", **slider),
             "interval": w.Dropdown(
                 options=[(f"{t:g} h", t) for t in sorted({*INTERVALS_H, s.interval})],
                 value=s.interval,
@@ -185,12 +190,12 @@ class Explorer:
                 **layout,
             ),
             "route": w.Dropdown(options=self._routes(), value=s.route, description="route", **layout),
-            "days": w.IntSlider(value=s.days, min=DAYS[0], max=DAYS[1], description="days", **layout),
+            "days": w.IntSlider(value=s.days, min=DAYS[0], max=DAYS[1], description="days", **slider),
             "loading": w.IntSlider(
-                value=int(s.loading or 0), min=0, max=high, step=step, description="loading dose (mg, 0: none)", **layout
+                value=int(s.loading or 0), min=0, max=high, step=step, description="loading dose (mg)", **slider
             ),
             "missed": w.IntSlider(
-                value=s.missed or 0, min=0, max=self._n_doses(s), description="missed dose (0: none)", **layout
+                value=s.missed or 0, min=0, max=self._n_doses(s), description="missed dose number", **slider
             ),
         }
         if drug is not None:
@@ -201,11 +206,12 @@ class Explorer:
                 max=hi,
                 step=st,
                 description="CrCL (mL/min)",
-                **layout,
+                **slider,
             )
+            # Not None for a normal liver: a Dropdown reads the value None as "nothing selected".
             c["child_pugh"] = w.Dropdown(
-                options=[("normal liver", None), *((f"Child–Pugh {k}", k) for k in CHILD_PUGH)],
-                value=s.child_pugh,
+                options=[("normal liver", _NORMAL_LIVER), *((f"Child–Pugh {k}", k) for k in CHILD_PUGH)],
+                value=s.child_pugh or _NORMAL_LIVER,
                 description="liver",
                 **layout,
             )
@@ -239,7 +245,7 @@ class Explorer:
             loading=float(c["loading"].value) or None,
             # The slider at the reference adult's CrCL is the reference adult (the same clearance).
             crcl=None if crcl is None or crcl.value == _reference_crcl(self.model) else float(crcl.value),
-            child_pugh=c["child_pugh"].value if "child_pugh" in c else None,
+            child_pugh=None if c.get("child_pugh") is None or c["child_pugh"].value == _NORMAL_LIVER else c["child_pugh"].value,
         )
         n = self._n_doses(settings)
         if c["missed"].max != n:

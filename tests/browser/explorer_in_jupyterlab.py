@@ -3,9 +3,10 @@
 Starts JupyterLab headless on a free localhost port with a random token, in a temporary folder
 holding a copy of notebooks/12-explorer.ipynb; opens it under Debian's Chromium driven by
 playwright (never a browser playwright downloads); runs every cell; moves the explorer's dose
-slider with the keyboard, and checks that the figure changed: the image the widget shows gets a
-new source and new pixels. Exits 0 on success and 1 with one line saying what failed; the server,
-the browser and the temporary folders are removed either way. Takes well under 90 s.
+slider one step with the keyboard, and checks that the figure changed: the image the widget
+shows gets a new source and new pixels (PKMODEL_BROWSER_SCREENSHOT=page.png saves a picture of
+the page then). Exits 0 on success and 1 with one line saying what failed; the server, the
+browser and the temporary folders are removed either way. Takes well under 90 s.
 """
 
 from __future__ import annotations
@@ -140,8 +141,7 @@ def drive(port: int, token: str, profile: Path) -> str:
             before_png = image.screenshot()
             slider = page.locator(".widget-slider", has_text="dose (mg)").first.locator(".noUi-handle").first
             slider.focus()
-            for _ in range(5):
-                slider.press("ArrowRight")  # five steps of 50 mg
+            slider.press("ArrowRight")  # one step of 50 mg
             step(
                 page.wait_for_function,
                 "moving the dose slider did not change the figure",
@@ -153,6 +153,8 @@ def drive(port: int, token: str, profile: Path) -> str:
             after_png = image.screenshot()
             if after_png == before_png:
                 raise Failure("the figure's source changed but its pixels did not")
+            if os.environ.get("PKMODEL_BROWSER_SCREENSHOT"):  # a picture of the page, to look at
+                page.screenshot(path=os.environ["PKMODEL_BROWSER_SCREENSHOT"], full_page=True)
             readout = page.locator(".widget-slider", has_text="dose (mg)").first.locator(".widget-readout").inner_text()
             return f"dose slider moved to {readout.strip()} mg; figure redrawn"
         except PlaywrightError as err:
