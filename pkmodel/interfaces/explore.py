@@ -163,7 +163,7 @@ class Explorer:
         return buffer.getvalue()
 
     def table_html(self) -> str:
-        """The exposure table (one column per metric) and the label findings, as HTML."""
+        """The exposure table (one row per metric) and the label findings, as HTML."""
         if self.table is None:
             return f"<p><b>Not simulated:</b> {html.escape(self.error or '')}</p>"
         shown = self.table.T.rename(columns=lambda _: "value").round(4)
