@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LATEST := .venv-latest
 UV := uv==0.13.9
 
-.PHONY: demo test test-latest lint bench lock clean figures
+.PHONY: demo test browser-test test-latest lint bench lock clean figures
 
 # uv installs the lock (hashes checked) in a fraction of pip's time: on this 2-core machine a
 # fresh install took 39 s with uv against several minutes with pip, which would not leave
@@ -37,6 +37,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q -n auto
+
+# The explorer notebook in JupyterLab under headless Chromium (Debian's package, installed here when
+# missing; playwright only drives it): moves a slider and checks that the figure changed.
+browser-test: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(BIN)/python tests/browser/explorer_in_jupyterlab.py
 
 test-latest:
 	rm -rf $(LATEST)

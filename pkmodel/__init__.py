@@ -10,7 +10,8 @@ The package's folders are its layers, each importing only the ones below it: ``e
 (numbers only), the base modules (``units``, ``errors``, ``limits``, ``files``, ``model``,
 ``params``), ``dosing/`` (regimens, datasets and the dosing rules), ``drugs/`` (patients, population
 factors, label rules), ``simulation/`` (the front door), ``analysis/`` (calibration, NCA, dose
-suggestions, fitting one subject's data) and ``interfaces/`` (the command line and the plots). What users touch is exported here.
+suggestions, fitting one subject's data) and ``interfaces/`` (the command line, the plots and the explorer). What users touch is
+exported here.
 """
 
 from importlib.metadata import version
@@ -40,6 +41,7 @@ from pkmodel.drugs.label_warnings import (
 from pkmodel.drugs.patient import Patient
 from pkmodel.errors import PKModelError, PKModelWarning
 from pkmodel.interfaces.compare import compare
+from pkmodel.interfaces.explore import explore
 from pkmodel.interfaces.fit_plots import observed_vs_predicted, residuals
 from pkmodel.interfaces.plot import band, concentration_time
 from pkmodel.model import Model
@@ -73,6 +75,7 @@ __all__ = [
     "compare",
     "concentration_time",
     "dataset_regimens",
+    "explore",
     "fit",
     "load_params",
     "nca",

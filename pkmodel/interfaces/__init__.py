@@ -1,1 +1,2 @@
-"""What people touch: the ``pkmodel`` command (:mod:`.cli`) and the pictures (:mod:`.plot`)."""
+"""What people touch: the ``pkmodel`` command (:mod:`.cli`), the pictures (:mod:`.plot`) and the
+interactive explorer (:mod:`.explore`)."""
