@@ -8,6 +8,7 @@ Units: mg, L, h, mg/L, 1/h.
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import subprocess
 import sys
 
@@ -223,6 +224,8 @@ def test_the_dose_values_are_made_only_when_asked_for_and_are_checked_values():
     assert r.columns.time.flags.writeable is False
     with pytest.raises(ValueError):
         r.columns.amount[0] = 1.0
+    copied = pickle.loads(pickle.dumps(r))
+    assert copied == r and hash(copied) == hash(r) and not copied.columns.amount.flags.writeable
     d = r.doses[9_999]
     assert d == Dose(d.time, d.amount, d.route, d.duration, d.ss, d.interval, d.rate, d.f, d.tlag, d.reset)
     assert (d.time, d.amount, d.route) == (119_988.0, 500.0, "oral") and type(d.time) is float

@@ -51,6 +51,10 @@ class DoseColumns:
     def _arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through the constructor, so that a copy or an unpickled regimen is read-only too.
+        return (DoseColumns, self._arrays())
+
     # --- building ----------------------------------------------------------------------------
 
     @classmethod
