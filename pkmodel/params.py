@@ -1,7 +1,9 @@
 """Parameter files: TOML descriptions of a model in which every value carries its source.
 
 A file has a ``[model]`` table (``name``, ``description`` and, for a drug with special-population
-factors or label rules, ``populations``: the name of its population file in ``params/``) and a ``[parameters.<field>]`` table per
+factors or label rules, ``populations``: the name of its population file in ``params/``; for a
+drug with a label regimen library, ``regimens``: the name of that file in ``params/``, read by
+:mod:`pkmodel.dosing.library`) and a ``[parameters.<field>]`` table per
 parameter with ``value`` (a number in internal units or a string with a unit, "15.34 h"),
 ``basis`` ("label", "publication", "derived", "fitted" or "assumption") and ``source`` (the
 sentence or citation it comes from, or the reasoning of the assumption). A ``[variants.<name>]``
@@ -34,7 +36,7 @@ from pkmodel.model import Model
 DEFAULTS_FILE = "defaults.toml"
 BASES = ("label", "publication", "derived", "fitted", "assumption")
 #: Keys of a parameter file's [model] table.
-MODEL_KEYS = ("name", "description", "populations")
+MODEL_KEYS = ("name", "description", "populations", "regimens")
 _ABSORPTION = ("ka", "f", "tlag")
 _FORMS = {
     "half-lives": ("t_half_alpha", "t_half_beta", "v1", "cl", "k21"),
@@ -91,7 +93,7 @@ def _tomls() -> list[tuple[str, dict[str, Any]]]:
 
 def shipped() -> list[str]:
     """Names of the model parameter files shipped with pkmodel (files with a [parameters] table;
-    the regimen library lives in the same folder)."""
+    the population files and regimen libraries live in the same folder)."""
     return [name for name, doc in _tomls() if "parameters" in doc]
 
 
@@ -128,13 +130,33 @@ def population_file(name: Any, field: str = "populations") -> Any:
     """The file in ``params/`` that a population-file name (``Model.populations``, e.g.
     "mildronate-populations") refers to; a :class:`PKModelError` under ``field`` when ``name`` is
     not a string or names no shipped population file."""
+    return _shipped_file(name, shipped_populations(), "a population file", field)
+
+
+def _shipped_file(name: Any, known: list[str], what: str, field: str) -> Any:
+    """The file of ``params/`` named ``name`` (with or without ".toml"), one of ``known``."""
     if isinstance(name, str) and name and not any(c in name for c in "/\\") and not name.startswith("."):
         candidate = data_dir() / f"{name.removesuffix('.toml')}.toml"
-        if candidate.is_file() and name.removesuffix(".toml") in shipped_populations():
+        if candidate.is_file() and name.removesuffix(".toml") in known:
             return candidate
-    raise PKModelError(
-        field, name, f"expected the name of a population file in params/: {', '.join(shipped_populations()) or 'none'}"
-    )
+    raise PKModelError(field, name, f"expected the name of {what} in params/: {', '.join(known) or 'none'}")
+
+
+#: The table that makes a TOML file in ``params/`` a regimen library (one ``[[regimen]]`` per entry).
+LIBRARY_TABLE = "regimen"
+
+
+def shipped_libraries() -> list[str]:
+    """Names of the regimen libraries shipped with pkmodel (files with [[regimen]] tables and no
+    [parameters] table); a drug's parameter file names its own (``[model] regimens``)."""
+    return [name for name, doc in _tomls() if "parameters" not in doc and LIBRARY_TABLE in doc]
+
+
+def library_file(name: Any, field: str = "regimens") -> Any:
+    """The file in ``params/`` that a regimen-library name (a parameter file's ``[model] regimens``,
+    e.g. "mildronate-regimens") refers to; a :class:`PKModelError` under ``field`` when ``name`` is
+    not a string or names no shipped regimen library."""
+    return _shipped_file(name, shipped_libraries(), "a regimen library", field)
 
 
 def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Parameter]]:
@@ -191,6 +213,8 @@ def load_params(name_or_path: str | Path, *, variant: str | None = None, **overr
     if populations is not None:
         # Checked here, not when a patient first needs it: a wrong name is the file's error.
         population_file(populations, field="model.populations")
+    if meta.get("regimens") is not None:
+        library_file(meta["regimens"], field="model.regimens")  # a wrong name is the file's error
     return model_from_fields(values | overrides, name=name).replace(populations=populations)
 
 

@@ -171,3 +171,20 @@ def test_regimen_in_words_with_a_typo_is_one_line(capsys):
     assert main(["simulate", "--regimen", "500 mg PO bid for 10 dayz"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'dayz'" in err[0] and err[0].startswith("pkmodel: error: --regimen")
+
+
+# --- the library of the --params drug -------------------------------------------------------------
+
+
+def test_the_library_is_the_params_drugs(capsys):
+    code, out, err = run(capsys, "regimens", "--params", "mildronate")
+    assert (code, err) == (0, "") and "\nalcohol-withdrawal  [" in out
+    code, every, err = run(capsys, "regimens", "--params", "none")  # every drug's library
+    assert (code, err, every) == (0, "", out)
+    # theophylline's parameter file names no library: its own regimens are written out.
+    one_line_error(*run(capsys, "regimens", "--params", "theophylline"), "--params", "theophylline", "no regimen library")
+    one_line_error(
+        *run(capsys, "simulate", "--params", "theophylline", "--regimen", "alcohol-withdrawal"), "--params", "mildronate"
+    )
+    code, out, err = run(capsys, "simulate", "--params", "theophylline", "--regimen", "300 mg PO q12h x 4")
+    assert (code, err) == (0, "") and "library:" not in out

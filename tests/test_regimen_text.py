@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pkmodel.dosing.text
+import pkmodel.dosing.words
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.dosing.text import Part, Plus, Then, read_plan
 from pkmodel.errors import PKModelError
@@ -284,13 +285,20 @@ def test_not_a_string(value):
 # --- layers: text.py reads the words, Regimen.parse builds ---------------------------------------
 
 
-def test_text_imports_nothing_from_regimen():
-    # Every import, also inside functions or under TYPE_CHECKING: regimen.py imports text.py.
-    tree = ast.parse(Path(pkmodel.dosing.text.__file__).read_text(encoding="utf-8"))
+def _pkmodel_imports(module) -> set[str]:
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    ours = {name for name in imported if name.split(".")[0] == "pkmodel"}
-    assert ours == {"pkmodel.errors", "pkmodel.limits", "pkmodel.units"}
+    return {name for name in imported if name.split(".")[0] == "pkmodel"}
+
+
+def test_text_imports_nothing_from_regimen():
+    # Every import, also inside functions or under TYPE_CHECKING: regimen.py imports text.py, and
+    # text.py reads its words with words.py, which is below both.
+    assert _pkmodel_imports(pkmodel.dosing.text) == {
+        "pkmodel.dosing.words", "pkmodel.errors", "pkmodel.limits", "pkmodel.units"
+    }
+    assert _pkmodel_imports(pkmodel.dosing.words) == {"pkmodel.errors", "pkmodel.limits", "pkmodel.units"}
 
 
 def test_the_plan_is_constructor_calls_in_postfix_order():

@@ -1,4 +1,4 @@
-"""The label regimen library (params/regimens.toml, pkmodel.dosing.library): every entry builds, simulates,
+"""The label regimen library (params/mildronate-regimens.toml, pkmodel.dosing.library): every entry builds, simulates,
 keeps the source's ranges as variants, and says what it read from which sentence."""
 
 import re
@@ -24,7 +24,7 @@ ROWS = {  # every row of the article's oral table, and the injection label
     "respiratory-infections",
     "injection-then-oral",
 }
-LIBRARY = regimens.read()
+LIBRARY = regimens.read(drug="mildronate")
 VARIANTS = [(name, variant) for name in sorted(LIBRARY.entries) for variant in LIBRARY.entries[name].variants]
 
 
@@ -44,7 +44,7 @@ def days(regimen):
 def test_every_row_of_the_sources_is_an_entry():
     assert set(regimens.names()) == ROWS
     assert regimens.names() == sorted(regimens.names())
-    assert (data_dir() / regimens.FILE).is_file()
+    assert (data_dir() / "mildronate-regimens.toml").is_file()
 
 
 @pytest.mark.parametrize(("name", "variant"), VARIANTS, ids=[f"{n}:{v}" for n, v in VARIANTS])
@@ -367,3 +367,63 @@ def test_duplicate_names_and_broken_files(tmp_path):
         regimens.read(path)
     with pytest.raises(PKModelError, match="no such file"):
         regimens.read(tmp_path / "missing.toml")
+
+
+# --- a library belongs to a drug ------------------------------------------------------------------
+
+
+def test_the_drug_parameter_file_names_its_library():
+    assert regimens.drugs()["mildronate"] == "mildronate-regimens"
+    assert "theophylline" not in regimens.drugs()  # its parameter file names no library
+    assert regimens.names(drug="mildronate") == sorted(ROWS)
+    assert regimens.load("alcohol-withdrawal", "high", drug="mildronate") == regimens.load("alcohol-withdrawal", "high")
+    with pytest.raises(PKModelError, match="names no regimen library") as err:
+        regimens.load("alcohol-withdrawal", drug="theophylline")
+    assert err.value.field == "drug"
+    with pytest.raises(PKModelError) as err:
+        regimens.load("alcohol-withdrawal", drug="no-such-drug")
+    assert err.value.field == "drug" and "mildronate" in err.value.allowed
+
+
+def test_a_parameter_file_naming_no_shipped_library_is_refused(tmp_path):
+    path = tmp_path / "drug.toml"
+    path.write_text('[model]\nregimens = "nope"\n[parameters]\ncl = 2.0\nv1 = 20.0\n', encoding="utf-8")
+    with pytest.raises(PKModelError, match="mildronate-regimens") as err:
+        load_params(path)
+    assert err.value.field == "model.regimens"
+
+
+@pytest.fixture
+def two_drugs(tmp_path, monkeypatch):
+    """A params/ folder with mildronate and a second drug whose library also has an
+    "alcohol-withdrawal" (and a "x-y" of its own)."""
+    import shutil
+
+    import pkmodel.params
+
+    for name in ("mildronate", "mildronate-regimens", "mildronate-populations"):
+        shutil.copy(data_dir() / f"{name}.toml", tmp_path / f"{name}.toml")
+    (tmp_path / "other.toml").write_text(
+        '[model]\nname = "other"\nregimens = "other-regimens"\n[parameters]\ncl = 2.0\nv1 = 20.0\n', encoding="utf-8"
+    )
+    entry = GOOD.split("[[regimen]]", 1)[1]
+    twice = GOOD + "\n[[regimen]]" + entry.replace('name = "x-y"', 'name = "alcohol-withdrawal"')
+    (tmp_path / "other-regimens.toml").write_text(twice, encoding="utf-8")
+    monkeypatch.setattr(pkmodel.params, "data_dir", lambda: tmp_path)
+    return tmp_path
+
+
+def test_a_name_two_drugs_use_asks_for_the_drug(two_drugs):
+    assert regimens.drugs() == {"mildronate": "mildronate-regimens", "other": "other-regimens"}
+    assert set(regimens.names()) == ROWS | {"x-y"}
+    assert regimens.names(drug="other") == ["alcohol-withdrawal", "x-y"]
+    with pytest.raises(PKModelError, match="drug=") as err:
+        regimens.load("alcohol-withdrawal")
+    assert err.value.field == "regimen" and "mildronate, other" in err.value.allowed
+    with pytest.raises(PKModelError, match="drug="):
+        regimens.read()
+    # Named by its drug, each is its own; a name only one drug uses needs no drug=.
+    assert len(regimens.load("alcohol-withdrawal", "high", drug="other").doses) == 28
+    assert len(regimens.load("alcohol-withdrawal", "high", drug="mildronate").doses) == 40
+    assert len(regimens.load("x-y", "high").doses) == 28
+    assert set(regimens.table()["drug"]) == {"mildronate", "other"}

@@ -22,14 +22,16 @@ import io
 import math
 import numbers
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
 from pkmodel.units import read_number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns with a meaning in PREDPP; every other column is carried along untouched.
 STANDARD_COLUMNS = ("ID", "TIME", "EVID", "AMT", "CMT", "RATE", "II", "ADDL", "SS", "F", "ALAG")
@@ -164,6 +166,8 @@ def read_dataset(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
 
 def _frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table with upper-case column names, and the table as given (for error messages)."""
+    import pandas as pd  # pandas only when a table is read or written
+
     if isinstance(source, pd.DataFrame):
         raw = source
     elif isinstance(source, (str, os.PathLike)):
@@ -183,6 +187,8 @@ def _frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _read_csv(source: str | os.PathLike[str]) -> pd.DataFrame:
     """A CSV file as a table of its cells; every failure to read it is a PKModelError naming it."""
+    import pandas as pd  # pandas only when a table is read or written
+
     name = str(source)
     try:
         with open(source, encoding="utf-8-sig", newline="") as handle:
@@ -255,6 +261,8 @@ class RowErrors:
 def column_numbers(column: pd.Series, name: str, errors: RowErrors) -> np.ndarray:
     """A column as floats: numbers as they are, missing cells (empty, NaN, ".") as NaN; anything
     else (text, booleans) is an error naming the row."""
+    import pandas as pd  # pandas only when a table is read or written
+
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         return column.to_numpy(dtype=float, na_value=np.nan)
     out = np.empty(len(column))
@@ -268,6 +276,8 @@ def column_numbers(column: pd.Series, name: str, errors: RowErrors) -> np.ndarra
 
 
 def _number(cell: Any) -> float | None:
+    import pandas as pd  # already imported by whoever holds the table
+
     if cell is None or cell is pd.NA or cell is pd.NaT:
         return math.nan
     if isinstance(cell, (bool, np.bool_)):
@@ -288,6 +298,8 @@ def _number(cell: Any) -> float | None:
 
 def _ids(column: pd.Series, errors: RowErrors) -> np.ndarray:
     """IDs as given (numbers or texts); whole-number floats become integers."""
+    import pandas as pd  # pandas only when a table is read or written
+
     values = column.to_numpy(dtype=object)
     for i, v in enumerate(values):
         missing = v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA

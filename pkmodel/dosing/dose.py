@@ -1,19 +1,17 @@
-"""One administration, :class:`Dose`, and the event table of doses (one row per dose, one column
-per field) that :meth:`pkmodel.dosing.regimen.Regimen.to_frame` writes and
+"""One administration, :class:`Dose`, and the reading of the event table of doses (one row per
+dose, one column per field) that :meth:`pkmodel.dosing.regimen.Regimen.to_frame` writes and
 :meth:`~pkmodel.dosing.regimen.Regimen.from_frame` reads back without loss. Units: amounts mg,
-times h, rates mg/h.
+times h, rates mg/h. pandas is imported only when a table is read.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from numbers import Real
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES, MAX_TIME_H
@@ -123,10 +121,12 @@ def check_dose_count(n: float, field: str, value: Any, how: str = "") -> None:
         )
 
 
-def doses_from_frame(frame: pd.DataFrame) -> list[Dose]:
-    """The doses of an event table as :func:`doses_frame` writes it: time_h, amount_mg and route
+def doses_from_frame(frame: Any) -> list[Dose]:
+    """The doses of an event table as :meth:`DoseColumns.frame` writes it: time_h, amount_mg and route
     are required; the other columns are optional, and an empty cell (NaN, None) in them means "not
     given". ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing is rounded."""
+    import pandas as pd  # only for those who read a table
+
     if not isinstance(frame, pd.DataFrame):
         raise PKModelError("frame", type(frame).__name__, "a pandas DataFrame with the columns of to_frame()")
     missing = [c for c in ("time_h", "amount_mg", "route") if c not in frame.columns]
@@ -163,7 +163,9 @@ def doses_from_frame(frame: pd.DataFrame) -> list[Dose]:
 
 
 def _cell(value: Any, default: Any = None) -> Any:
-    """An optional cell of an event table: empty (None, NaN) means ``default``."""
+    """An optional cell of an event table: empty (None, NaN, pandas.NA) means ``default``."""
+    import pandas as pd  # already imported by whoever holds a table
+
     return default if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else value
 
 
@@ -177,16 +179,3 @@ def _whole_cell(value: Any, field: str, default: int) -> int:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return int(value)
     raise PKModelError(field, value, "a whole number" if field == "ss" else "True or False (or 1 or 0)")
-
-
-def doses_frame(doses: Sequence[Dose]) -> pd.DataFrame:
-    def opt(x: float | None) -> float:
-        return np.nan if x is None else x
-
-    rows = [
-        (d.time, d.amount, d.route, d.duration, opt(d.rate), d.ss, opt(d.interval), opt(d.f), opt(d.tlag), d.reset)
-        for d in doses
-    ]
-    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    return frame.astype({"time_h": float, "amount_mg": float, "duration_h": float, "rate_mg_h": float, "ss": int,
-                         "interval_h": float, "f": float, "tlag_h": float, "reset": bool})

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pkmodel.dosing.columns import ROUTE_CODE, DoseColumns
 from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events
@@ -43,50 +44,62 @@ from pkmodel.limits import MAX_DOSES, MAX_TIME_H
 from pkmodel.model import Model
 
 COMPARTMENT = {"iv": CENTRAL, "oral": DEPOT, "peripheral": PERIPHERAL}
+# The compartment of each route code of DoseColumns.route.
+_COMPARTMENT_OF_CODE = np.array([COMPARTMENT[route] for route in sorted(ROUTE_CODE, key=ROUTE_CODE.__getitem__)])
 
 Value = float | np.ndarray
+#: Doses as the rules take them: a regimen, its columns, or Dose values. The rules work on whole
+#: columns, never dose by dose.
+Doses = Regimen | DoseColumns | Sequence[Dose]
 
 
-# --- the rules, dose by dose ---------------------------------------------------------------------
+def columns(doses: Doses) -> DoseColumns:
+    """The dose columns of ``doses`` (made from Dose values only when those are given)."""
+    if isinstance(doses, Regimen):
+        return doses.columns
+    if isinstance(doses, DoseColumns):
+        return doses
+    return DoseColumns.of(doses)
 
 
-def bioavailability(doses: Sequence[Dose], model_f: Value = 1.0) -> np.ndarray:
+# --- the rules, over whole columns of doses -----------------------------------------------------
+
+
+def bioavailability(doses: Doses, model_f: Value = 1.0) -> np.ndarray:
     """F of each dose: its own ``f``, else ``model_f`` (the model's F, scalar or per subject)
     for oral doses, else 1. Shape (n_doses,), or (n_subjects, n_doses) for per-subject F."""
-    oral = np.array([d.route == "oral" for d in doses], dtype=bool)
-    own = np.array([np.nan if d.f is None else d.f for d in doses], dtype=float)
+    c = columns(doses)
     model = np.asarray(model_f, dtype=float)[..., None]
-    return np.where(np.isnan(own), np.where(oral, model, 1.0), own)
+    return np.where(np.isnan(c.f), np.where(c.oral, model, 1.0), c.f)
 
 
-def bioavailable_amounts(doses: Sequence[Dose], model_f: Value = 1.0) -> np.ndarray:
+def bioavailable_amounts(doses: Doses, model_f: Value = 1.0) -> np.ndarray:
     """F·amount (mg) of each dose, shaped as :func:`bioavailability`."""
-    return bioavailability(doses, model_f) * np.array([d.amount for d in doses], dtype=float)
+    return bioavailability(doses, model_f) * columns(doses).amount
 
 
-def lags(doses: Sequence[Dose], model_lag: Value = 0.0) -> np.ndarray:
+def lags(doses: Doses, model_lag: Value = 0.0) -> np.ndarray:
     """Lag (h) of each dose: its own ``tlag``, else ``model_lag`` for oral doses, else 0."""
-    oral = np.array([d.route == "oral" for d in doses], dtype=bool)
-    own = np.array([np.nan if d.tlag is None else d.tlag for d in doses], dtype=float)
+    c = columns(doses)
     model = np.asarray(model_lag, dtype=float)[..., None]
-    return np.where(np.isnan(own), np.where(oral, model, 0.0), own)
+    return np.where(np.isnan(c.tlag), np.where(c.oral, model, 0.0), c.tlag)
 
 
-def arrival_times(doses: Sequence[Dose], model_lag: Value = 0.0) -> np.ndarray:
+def arrival_times(doses: Doses, model_lag: Value = 0.0) -> np.ndarray:
     """When each dose arrives (h): its time plus its lag (:func:`lags`)."""
-    return np.array([d.time for d in doses], dtype=float) + lags(doses, model_lag)
+    return columns(doses).time + lags(doses, model_lag)
 
 
-def durations(doses: Sequence[Dose], model_f: Value = 1.0) -> np.ndarray:
+def durations(doses: Doses, model_f: Value = 1.0) -> np.ndarray:
     """How long each dose is given over (h): its ``duration``, or F·amount/rate for a fixed
     ``rate``; 0 for a bolus."""
-    amount = bioavailable_amounts(doses, model_f)
-    fixed_rate = np.array([d.rate or 0.0 for d in doses], dtype=float)
-    given = np.array([d.duration for d in doses], dtype=float)
-    return np.where(fixed_rate > 0, amount / np.where(fixed_rate > 0, fixed_rate, 1.0), given)
+    c = columns(doses)
+    amount = bioavailable_amounts(c, model_f)
+    fixed_rate = np.nan_to_num(c.rate, nan=0.0)
+    return np.where(fixed_rate > 0, amount / np.where(fixed_rate > 0, fixed_rate, 1.0), c.duration)
 
 
-def infusion_ends(doses: Sequence[Dose], model_f: Value = 1.0, model_lag: Value = 0.0) -> np.ndarray:
+def infusion_ends(doses: Doses, model_f: Value = 1.0, model_lag: Value = 0.0) -> np.ndarray:
     """When each dose has been given completely (h): arrival + duration (the arrival for a bolus)."""
     return arrival_times(doses, model_lag) + durations(doses, model_f)
 
@@ -100,7 +113,7 @@ def bolus_arrival_times(dose: Dose, model_lag: float = 0.0) -> set[float]:
     lag = float(lags((dose,), model_lag)[0])
     times = {dose.time + lag}
     if dose.ss and dose.interval:
-        if _open_doses(dose, lag, 0.0) > MAX_DOSES:
+        if _open_doses(np.array(dose.interval), np.array(lag), np.array(0.0)) > MAX_DOSES:
             raise PKModelError("interval", dose.interval, f"a steady-state dose whose lag spans at most {MAX_DOSES} intervals")
         k = 1
         while lag - k * dose.interval >= 0:
@@ -109,42 +122,50 @@ def bolus_arrival_times(dose: Dose, model_lag: float = 0.0) -> set[float]:
     return times
 
 
-def _worst_case(model: Model, regimen: Regimen) -> list[tuple[Dose, float, float]]:
-    """Each dose with the longest lag (h) and the longest input time (h) any subject gives it:
-    the rules of :func:`lags` and :func:`durations` with the model's largest lag and F <= 1
-    (so amount/rate bounds a rate dose's duration). Scalars, whatever the number of subjects."""
+def _worst_case(model: Model, regimen: Regimen) -> tuple[np.ndarray, np.ndarray]:
+    """The longest lag (h) and the longest input time (h) any subject gives each dose: the rules
+    of :func:`lags` and :func:`durations` with the model's largest lag and F <= 1 (so
+    amount/rate bounds a rate dose's duration). One number per dose, whatever the number of
+    subjects."""
     top_lag = float(np.max(np.asarray(model.tlag, dtype=float), initial=0.0))
-    return [
-        (d, float(lags((d,), top_lag)[0]), d.amount / d.rate if d.rate else d.duration) for d in regimen.doses
-    ]
+    c = regimen.columns
+    with np.errstate(invalid="ignore"):
+        length = np.where(np.isnan(c.rate), c.duration, c.amount / c.rate)
+    return lags(c, top_lag), length
 
 
 def latest_time(model: Model, regimen: Regimen) -> float:
     """An upper bound (h) on when anything in ``regimen`` happens in ``model``: the latest
     arrival or infusion end over every subject (F <= 1, so amount/rate bounds a rate dose's
-    duration). Cheap: scalars per dose, whatever the number of subjects."""
-    return max((d.time + lag + length for d, lag, length in _worst_case(model, regimen)), default=0.0)
+    duration). Cheap: one number per dose, whatever the number of subjects."""
+    lag, length = _worst_case(model, regimen)
+    return float(np.max(regimen.columns.time + lag + length, initial=0.0))
 
 
-def _open_doses(dose: Dose, lag: float, length: float) -> float:
+def _open_doses(interval: np.ndarray, lag: np.ndarray, length: np.ndarray) -> np.ndarray:
     """How many earlier doses of a steady-state dose's pattern are still in progress at its time
-    (not yet arrived or still infusing): ceil((lag + length) / ii) - 1."""
-    assert dose.interval is not None
-    return float(max(np.ceil((lag + length) / dose.interval) - 1, 0))
+    (not yet arrived or still infusing): ceil((lag + length) / ii) - 1, per dose."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.maximum(np.ceil((lag + length) / interval) - 1, 0)
+
+
+def _steady(c: DoseColumns) -> np.ndarray:
+    """Steady-state doses with their interval (Dose guarantees one for every ss dose)."""
+    return (c.ss > 0) & (c.interval > 0)
 
 
 def event_count(model: Model, regimen: Regimen) -> int:
     """An upper bound on the number of engine events ``regimen`` makes (per subject), without
     building them: one per dose, one more per infusion, and for each steady-state dose its
     state (3), a reset and the events of the doses of its pattern still in progress."""
-    count = 0
-    for d, lag, length in _worst_case(model, regimen):
-        count += 2 if d.infusion else 1
-        if d.reset or d.ss == 1:
-            count += 1
-        if d.ss and d.interval:
-            count += 3 + 3 * int(min(_open_doses(d, lag, length), 1e15))
-    return count
+    c = regimen.columns
+    lag, length = _worst_case(model, regimen)
+    steady = _steady(c)
+    open_doses = np.minimum(_open_doses(c.interval[steady], lag[steady], length[steady]), 1e15)
+    return (
+        len(c) + int(np.count_nonzero(c.infusion)) + int(np.count_nonzero(c.reset | (c.ss == 1)))
+        + int(np.sum(3 + 3 * np.floor(open_doses)))
+    )
 
 
 def check(model: Model, regimen: Regimen) -> None:
@@ -152,23 +173,28 @@ def check(model: Model, regimen: Regimen) -> None:
     absorption rate constant, infusions too short for a finite rate, steady-state doses whose
     lag and infusion span more than :data:`pkmodel.limits.MAX_DOSES` intervals, or doses (with
     their lags and infusions) beyond :data:`pkmodel.limits.MAX_TIME_H`."""
-    if model.ka is None and any(d.route == "oral" for d in regimen.doses):
+    c = regimen.columns
+    if model.ka is None and bool(np.any(c.oral)):
         raise PKModelError("ka", None, "oral doses need an absorption rate constant ka (1/h) in the model")
-    for d in regimen.doses:
-        if d.duration > 0 and not np.isfinite(d.amount / d.duration):
-            raise PKModelError(
-                "duration", d.duration, f"an infusion of {d.amount:g} mg needs a duration giving a finite rate (mg/h)"
-            )
-    for d, lag, length in _worst_case(model, regimen):
-        if d.ss and d.interval:
-            open_doses = _open_doses(d, lag, length)
-            if open_doses > MAX_DOSES:
-                raise PKModelError(
-                    "interval",
-                    d.interval,
-                    f"a steady-state dose whose lag and infusion span at most {MAX_DOSES} intervals "
-                    f"(limits.MAX_DOSES); here {open_doses:.6g}: give a longer interval",
-                )
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        infinite = (c.duration > 0) & ~np.isfinite(c.amount / np.where(c.duration > 0, c.duration, 1.0))
+    if infinite.any():
+        i = int(np.argmax(infinite))
+        raise PKModelError(
+            "duration", float(c.duration[i]),
+            f"an infusion of {c.amount[i]:g} mg needs a duration giving a finite rate (mg/h)",
+        )
+    lag, length = _worst_case(model, regimen)
+    steady = np.flatnonzero(_steady(c))
+    open_doses = _open_doses(c.interval[steady], lag[steady], length[steady])
+    if np.any(open_doses > MAX_DOSES):
+        i = int(np.argmax(open_doses > MAX_DOSES))
+        raise PKModelError(
+            "interval",
+            float(c.interval[steady[i]]),
+            f"a steady-state dose whose lag and infusion span at most {MAX_DOSES} intervals "
+            f"(limits.MAX_DOSES); here {open_doses[i]:.6g}: give a longer interval",
+        )
     latest = latest_time(model, regimen)
     if not latest <= MAX_TIME_H:
         raise PKModelError(
@@ -184,37 +210,43 @@ def check(model: Model, regimen: Regimen) -> None:
 
 def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
     """Engine events for ``regimen`` given to each of ``n_subjects`` subjects of ``model``,
-    following the rules of the module docstring."""
+    following the rules of the module docstring. Whole columns at once; only steady-state doses
+    are visited one by one (each needs its own closed-form state from the engine)."""
     check(model, regimen)
-    doses = regimen.doses
-    nominal = np.array([d.time for d in doses])
-    cmt = np.array([COMPARTMENT[d.route] for d in doses])
-    start = arrival_times(doses, model.tlag)
-    amount = bioavailable_amounts(doses, model.f)
-    duration = durations(doses, model.f)
-    infusion = np.array([d.infusion for d in doses])
+    c = regimen.columns
+    cmt = _COMPARTMENT_OF_CODE[c.route]
+    start = arrival_times(c, model.tlag)
+    amount = bioavailable_amounts(c, model.f)
+    duration = durations(c, model.f)
+    infusion = c.infusion
     rate = np.where(infusion, amount / np.where(duration > 0, duration, 1.0), 0.0)
     bolus = np.where(infusion, 0.0, amount)
     # An infusion also needs its stop event.
     stop = (start + duration)[..., infusion]
-    columns = _Columns(
-        time=np.concatenate([start, stop], axis=-1),
-        cmt=np.concatenate([cmt, cmt[infusion]]),
-        amount=np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1),
-        rate=np.concatenate([rate, -rate[..., infusion]], axis=-1),
-        origin=np.concatenate([nominal, nominal[infusion]]),
-        reset=np.zeros(len(nominal) + int(infusion.sum()), dtype=bool),
-    )
-    for i, dose in enumerate(doses):
-        if dose.reset or dose.ss == 1:
-            columns = columns.reset_at(dose.time)
-        if dose.ss:
-            columns = columns.plus(
-                _steady_state_events(
-                    model, dose, n_subjects, amount[..., i], start[..., i] - dose.time, duration[..., i]
-                )
+    pieces = [
+        _Columns(
+            time=np.concatenate([start, stop], axis=-1),
+            cmt=np.concatenate([cmt, cmt[infusion]]),
+            amount=np.concatenate([bolus, np.zeros_like(bolus[..., infusion])], axis=-1),
+            rate=np.concatenate([rate, -rate[..., infusion]], axis=-1),
+            origin=np.concatenate([c.time, c.time[infusion]]),
+            reset=np.zeros(len(c) + int(infusion.sum()), dtype=bool),
+        )
+    ]
+    resets = c.reset | (c.ss == 1)
+    # Events in the order dose by dose would give them (a dose's reset, then its steady state), so
+    # that events at one time reach the engine in the same order.
+    if not np.any(c.ss):
+        pieces.append(_Columns.resets(c.time[resets]))
+    for i in np.flatnonzero(resets | (c.ss > 0)) if np.any(c.ss) else ():
+        if resets[i]:
+            pieces.append(_Columns.resets(c.time[i : i + 1]))
+        if c.ss[i]:
+            t = float(c.time[i])
+            pieces.append(
+                _steady_state_events(model, c.dose(int(i)), n_subjects, amount[..., i], start[..., i] - t, duration[..., i])
             )
-    return columns.events(n_subjects)
+    return _Columns.join(pieces).without_reset_past(c.time[resets]).events(n_subjects)
 
 
 @dataclass(frozen=True)
@@ -230,24 +262,40 @@ class _Columns:
     origin: np.ndarray
     reset: np.ndarray
 
-    def reset_at(self, t: float) -> _Columns:
-        """Drop what earlier doses would still cause at or after ``t`` and add a reset event."""
-        keep = ~((self.origin < t) & np.all(np.atleast_2d(self.time) >= t, axis=0))
-        kept = _Columns(*(c[..., keep] for c in dataclasses.astuple(self)))
-        return kept.plus(_Columns(*(np.array(v) for v in ([t], [CENTRAL], [0.0], [0.0], [t], [True]))))
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
 
-    def plus(self, other: _Columns) -> _Columns:
-        def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            if a.ndim == b.ndim:
-                return np.concatenate([a, b], axis=-1)
-            rows = max(a.shape[0] if a.ndim == 2 else 1, b.shape[0] if b.ndim == 2 else 1)
-            return np.concatenate(
-                [np.broadcast_to(a, (rows, a.shape[-1])), np.broadcast_to(b, (rows, b.shape[-1]))], axis=-1
-            )
+    @classmethod
+    def resets(cls, times: np.ndarray) -> _Columns:
+        """A reset event at each of ``times`` (h)."""
+        n = len(times)
+        return cls(times, np.full(n, CENTRAL), np.zeros(n), np.zeros(n), times, np.ones(n, dtype=bool))
 
-        return _Columns(
-            *(join(a, b) for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True))
-        )
+    def without_reset_past(self, resets: np.ndarray) -> _Columns:
+        """Drop what a dose would still cause at or after a later reset (at one of the sorted
+        ``resets``, h): an event is dropped when a reset falls after its dose's time and at or
+        before the event, for every subject. The first reset after the dose decides."""
+        if not len(resets):
+            return self
+        first_after = np.searchsorted(resets, self.origin, side="right")
+        nxt = np.append(resets, np.inf)[first_after]
+        keep = ~(nxt <= np.min(np.atleast_2d(self.time), axis=0))
+        if keep.all():
+            return self
+        return _Columns(*(a[..., keep] for a in self._arrays()))
+
+    @classmethod
+    def join(cls, pieces: Sequence[_Columns]) -> _Columns:
+        """The events of ``pieces`` one after the other; per-subject columns widen shared ones."""
+        if len(pieces) == 1:
+            return pieces[0]
+        joined = []
+        for arrays in zip(*(p._arrays() for p in pieces), strict=True):
+            if len({a.ndim for a in arrays}) > 1:
+                rows = max(a.shape[0] for a in arrays if a.ndim == 2)
+                arrays = tuple(np.broadcast_to(a, (rows, a.shape[-1])) for a in arrays)
+            joined.append(np.concatenate(arrays, axis=-1))
+        return cls(*joined)
 
     def events(self, n: int) -> Events:
         """Sorted engine events; a reset goes before everything else at its time."""

@@ -1,4 +1,4 @@
-"""The label regimen library: mildronate's dosing sentences as ready-made :class:`Regimen` values.
+"""The label regimen libraries: each drug's dosing sentences as ready-made :class:`Regimen` values.
 
     >>> from pkmodel import regimens
     >>> regimens.names()[:2]
@@ -6,354 +6,183 @@
     >>> str(regimens.load("alcohol-withdrawal", "high"))
     '500 mg oral at 08:00,12:00,16:00,20:00 daily for 10 d'
 
-The data live in ``params/regimens.toml`` (found like the parameter files, through
-:func:`pkmodel.params.data_dir`): one ``[[regimen]]`` table per indication with its ``name``,
-``indication``, ``source``, the exact ``quote`` it comes from, its ``max_daily_dose`` and ``notes``,
-and ``variants`` ("low", "high", ...) that keep the source's ranges instead of a midpoint. The
-file's header describes a variant's keys. The whole file is checked on every read: a bad entry
-raises :class:`PKModelError` naming the regimen and the key. Amounts in mg, times in h.
+A library belongs to a drug: the drug's parameter file names it (``[model] regimens =
+"mildronate-regimens"`` in ``params/mildronate.toml``), and the file lives next to it in
+``params/`` (found through :func:`pkmodel.params.data_dir`; its format in
+:mod:`pkmodel.dosing.regimen_file`). ``drug`` is the name of a shipped parameter file, as for
+:func:`pkmodel.load_params`. Without ``drug=``, a regimen is looked up in the libraries of every
+drug that ships one; a name two drugs use is refused, asking for ``drug=``. ``path=`` reads a
+library file of one's own instead. Amounts in mg, times in h.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import textwrap
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pkmodel.dosing.regimen import Regimen
+from pkmodel.dosing.regimen_file import Entry, Library, entry, largest_daily_dose, read_text
 from pkmodel.errors import PKModelError
-from pkmodel.params import data_dir
-from pkmodel.units import format_quantity, parse_quantity
+from pkmodel.params import library_file, read_params, shipped
 
-FILE = "regimens.toml"
+if TYPE_CHECKING:
+    import pandas as pd
+
 DEFAULT_VARIANT = "low"
-REQUIRED_VARIANTS = ("low", "high")
-_REGIMEN_KEYS = ("name", "indication", "source", "quote", "max_daily_dose", "notes", "variants")
-_PHASE_KEYS = ("amount", "route", "times_per_day", "at", "interval", "course")
-_VARIANT_KEYS = (*_PHASE_KEYS, "phases", "total_course", "base", "courses", "every", "note")
-_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_DAY = 24.0
-_ROUTES = ("oral", "iv")  # how a label regimen is given (Regimen also knows a modelling-only "peripheral")
+Where = str | Path | None
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One regimen of the library: what the source says and the regimens read from it."""
-
-    name: str
-    indication: str
-    source: str
-    quote: str
-    max_daily_dose: float  # mg per calendar day, the most the quoted sentence allows
-    notes: tuple[str, ...]
-    variants: dict[str, Regimen]
-    variant_notes: dict[str, str]
-    specs: dict[str, dict[str, Any]]  # each variant's table as written in the file
+# --- which drug ships which library ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Library:
-    """The whole file: its ``[library]`` remarks, its ``[sources]`` and the entries by name."""
+def drugs() -> dict[str, str]:
+    """The shipped drugs (parameter-file names) whose parameter file names a regimen library, each
+    with the name of its library file in ``params/``."""
+    named = {drug: read_params(drug)[0].get("regimens") for drug in shipped()}
+    return {drug: name for drug, name in named.items() if name is not None}
 
-    meta: dict[str, Any]
-    sources: dict[str, dict[str, Any]]
-    entries: dict[str, Entry]
+
+def read(path: Where = None, *, drug: str | None = None) -> Library:
+    """Read and check one library: the file at ``path``, or the library of ``drug``, or (neither
+    given) the one library shipped, if only one drug ships one. Every variant is built, so any
+    bad entry is found here."""
+    if path is not None:
+        if drug is not None:
+            raise PKModelError("drug/path", (drug, str(path)), "give a drug or a library file, not both")
+        file = Path(path)
+        if not file.is_file():
+            raise PKModelError("regimens", str(path), "no such file")
+        return read_text(file.read_text(encoding="utf-8"), str(path))
+    if drug is None:
+        shipped_by = drugs()
+        if len(shipped_by) != 1:
+            raise PKModelError("drug", None, f"several drugs ship a regimen library: give drug= ({_drug_list()})")
+        (drug,) = shipped_by
+    file = _library_of(drug)
+    return read_text(file.read_text(encoding="utf-8"), file.name)
+
+
+def _library_of(drug: Any) -> Any:
+    """The library file (in ``params/``) that ``drug``'s parameter file names."""
+    if not isinstance(drug, str):
+        raise PKModelError("drug", drug, f"the name of a drug with a regimen library: {_drug_list()}")
+    try:
+        meta, _ = read_params(drug)
+    except PKModelError as err:
+        raise PKModelError("drug", drug, f"{err.allowed}; drugs with a regimen library: {_drug_list()}") from None
+    if meta.get("regimens") is None:
+        raise PKModelError(
+            "drug", drug, f"its parameter file names no regimen library ([model] regimens); drugs with one: {_drug_list()}"
+        )
+    return library_file(meta["regimens"], field="model.regimens")
+
+
+def _drug_list() -> str:
+    return ", ".join(drugs()) or "none"
+
+
+def _libraries(drug: str | None, path: Where) -> list[tuple[str | None, Library]]:
+    """(drug, library) of the file at ``path``, of ``drug``, or of every drug that ships one."""
+    if path is not None or drug is not None:
+        return [(drug, read(path, drug=drug))]
+    return [(d, read(drug=d)) for d in drugs()]
+
+
+def _find(name: str, drug: str | None, path: Where) -> tuple[Library, Entry]:
+    """The library and entry of regimen ``name``: refused when no library, or more than one, has it."""
+    libraries = _libraries(drug, path)
+    holding = [(d, library) for d, library in libraries if name in library.entries]
+    if len(holding) > 1:
+        raise PKModelError(
+            "regimen", name, f"a regimen of several drugs ({', '.join(str(d) for d, _ in holding)}): give drug="
+        )
+    if not holding:
+        known = sorted({n for _, library in libraries for n in library.entries})
+        raise PKModelError("regimen", name, f"known regimens: {', '.join(known)}")
+    library = holding[0][1]
+    return library, entry(library, name)
 
 
 # --- public functions -------------------------------------------------------------------------
 
 
-def names(*, path: str | Path | None = None) -> list[str]:
-    """Names of the library's regimens, sorted (``path``: another regimen file, default the shipped one)."""
-    return sorted(read(path).entries)
+def names(*, drug: str | None = None, path: Where = None) -> list[str]:
+    """Names of the library regimens, sorted: of ``drug``, of the file at ``path``, or (neither
+    given) of every drug that ships a library."""
+    return sorted({n for _, library in _libraries(drug, path) for n in library.entries})
 
 
-def load(name: str, variant: str = DEFAULT_VARIANT, *, path: str | Path | None = None) -> Regimen:
+def load(name: str, variant: str = DEFAULT_VARIANT, *, drug: str | None = None, path: Where = None) -> Regimen:
     """The :class:`Regimen` of library entry ``name`` in ``variant`` ("low", "high", or another
-    the entry defines), e.g. ``load("alcohol-withdrawal", "high")``."""
-    entry = _entry(read(path), name)
-    if variant not in entry.variants:
-        raise PKModelError("variant", variant, f"{name!r} has the variants: {', '.join(entry.variants)}")
-    return entry.variants[variant]
+    the entry defines), e.g. ``load("alcohol-withdrawal", "high")``; ``drug=`` says whose library
+    when several drugs have a regimen of that name."""
+    _, found = _find(name, drug, path)
+    if variant not in found.variants:
+        raise PKModelError("variant", variant, f"{name!r} has the variants: {', '.join(found.variants)}")
+    return found.variants[variant]
 
 
-def info(name: str, *, path: str | Path | None = None) -> dict[str, Any]:
+def info(name: str, *, drug: str | None = None, path: Where = None) -> dict[str, Any]:
     """What the library holds about ``name``: name, indication, source (the document, described),
     quote, max_daily_dose_mg, notes, and per variant its regimen text, note, spec and numbers."""
-    library = read(path)
-    entry = _entry(library, name)
+    library, found = _find(name, drug, path)
     return {
-        "name": entry.name,
-        "indication": entry.indication,
-        "source": {"key": entry.source, **library.sources[entry.source]},
-        "quote": entry.quote,
-        "max_daily_dose_mg": entry.max_daily_dose,
-        "notes": list(entry.notes),
+        "name": found.name,
+        "indication": found.indication,
+        "source": {"key": found.source, **library.sources[found.source]},
+        "quote": found.quote,
+        "max_daily_dose_mg": found.max_daily_dose,
+        "notes": list(found.notes),
         "dose_basis": library.meta.get("dose_basis"),
         "variants": {
             v: {
                 "regimen": str(r),
-                "note": entry.variant_notes.get(v),
-                "spec": entry.specs[v],
-                "n_doses": len(r.doses),
-                "daily_dose_mg": _max_daily(r),
-                "total_mg": sum(d.amount for d in r.doses),
+                "note": found.variant_notes.get(v),
+                "spec": found.specs[v],
+                "n_doses": r.n_doses,
+                "daily_dose_mg": largest_daily_dose(r),
+                "total_mg": float(r.columns.amount.sum()),
             }
-            for v, r in entry.variants.items()
+            for v, r in found.variants.items()
         },
     }
 
 
-def table(*, path: str | Path | None = None) -> pd.DataFrame:
-    """One row per regimen and variant: name, indication, variant, regimen (its text),
-    daily_dose_mg (the largest amount on one calendar day), n_doses, days (first to last dose
-    day), total_mg and source."""
+def table(*, drug: str | None = None, path: Where = None) -> pd.DataFrame:
+    """One row per regimen and variant: drug (None for a file given by ``path``), name,
+    indication, variant, regimen (its text), daily_dose_mg (the largest amount on one calendar
+    day), n_doses, days (first to last dose day), total_mg and source."""
+    import pandas as pd  # pandas only when a table is asked for
+
     rows = []
-    for entry in (e for _, e in sorted(read(path).entries.items())):
-        for variant, regimen in entry.variants.items():
-            days = regimen.daily_doses.index
-            rows.append(
-                {
-                    "name": entry.name,
-                    "indication": entry.indication,
-                    "variant": variant,
-                    "regimen": str(regimen),
-                    "daily_dose_mg": _max_daily(regimen),
-                    "n_doses": len(regimen.doses),
-                    "days": int(days.max() - days.min() + 1),
-                    "total_mg": sum(d.amount for d in regimen.doses),
-                    "source": entry.source,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def read(path: str | Path | None = None) -> Library:
-    """Read and check a regimen file (default: the shipped ``regimens.toml``); every variant is
-    built, so any bad entry is found here."""
-    if path is None:
-        where, text = FILE, (data_dir() / FILE).read_text(encoding="utf-8")
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise PKModelError("regimens", str(path), "no such file")
-        where, text = str(path), file.read_text(encoding="utf-8")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise PKModelError("regimens", where, f"not valid TOML ({err})") from None
-    sources = doc.get("sources", {})
-    if not isinstance(sources, dict) or not sources or not all(isinstance(s, dict) for s in sources.values()):
-        raise PKModelError("sources", sources, "a [sources.<key>] table per source document is needed")
-    tables = doc.get("regimen")
-    if not isinstance(tables, list) or not tables:
-        raise PKModelError("regimen", where, "the file needs [[regimen]] tables")
-    entries: dict[str, Entry] = {}
-    for i, raw in enumerate(tables):
-        entry = _read_entry(raw, i, sources)
-        if entry.name in entries:
-            raise PKModelError(f"regimen[{i}].name", entry.name, "names must be unique; it is used twice")
-        entries[entry.name] = entry
-    return Library(doc.get("library", {}), sources, entries)
-
-
-# --- reading one entry ------------------------------------------------------------------------
-
-
-def _entry(library: Library, name: str) -> Entry:
-    if name not in library.entries:
-        raise PKModelError("regimen", name, f"known regimens: {', '.join(sorted(library.entries))}")
-    return library.entries[name]
-
-
-def _read_entry(raw: Any, index: int, sources: dict[str, Any]) -> Entry:
-    if not isinstance(raw, dict):
-        raise PKModelError(f"regimen[{index}]", raw, "each [[regimen]] must be a table")
-    name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise PKModelError(f"regimen[{index}].name", name, "a short kebab-case name, e.g. 'alcohol-withdrawal'")
-    where = f"regimens.{name}"
-    _known_keys(raw, _REGIMEN_KEYS, where)
-    for key in ("indication", "quote"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise PKModelError(f"{where}.{key}", raw.get(key), "a non-empty string is needed")
-    if raw.get("source") not in sources:
-        raise PKModelError(f"{where}.source", raw.get("source"), f"one of the [sources]: {', '.join(sources)}")
-    notes = raw.get("notes", [])
-    if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
-        raise PKModelError(f"{where}.notes", notes, "a list of non-empty strings")
-    max_daily = _amount(raw.get("max_daily_dose"), f"{where}.max_daily_dose")
-    specs = raw.get("variants")
-    if not isinstance(specs, dict) or not all(isinstance(s, dict) for s in specs.values()):
-        raise PKModelError(f"{where}.variants", specs, "[regimen.variants.<name>] tables are needed")
-    missing = [v for v in REQUIRED_VARIANTS if v not in specs]
-    if missing:
-        raise PKModelError(f"{where}.variants", sorted(specs), f"needs the variants {', '.join(missing)}")
-    variants: dict[str, Regimen] = {}
-    for variant in specs:
-        if not _NAME.match(variant):
-            raise PKModelError(f"{where}.variants", variant, "variant names are kebab-case, e.g. 'high-once'")
-        variants[variant] = _variant(specs, variant, f"{where}.variants", ())
-        daily = _max_daily(variants[variant])
-        if daily > max_daily * (1 + 1e-12):
-            raise PKModelError(
-                f"{where}.variants.{variant}",
-                f"{format_quantity(daily, 'amount')}/day",
-                f"exceeds the regimen's max_daily_dose of {format_quantity(max_daily, 'amount')}",
-            )
-    notes_of = {v: s["note"] for v, s in specs.items() if isinstance(s.get("note"), str)}
-    return Entry(
-        name, raw["indication"], raw["source"], raw["quote"], max_daily, tuple(notes), variants, notes_of, specs
-    )
-
-
-def _variant(specs: dict[str, dict[str, Any]], variant: str, where: str, seen: tuple[str, ...]) -> Regimen:
-    """Build one variant: a single phase, a sequence of ``phases``, or another variant (``base``),
-    then repeated as ``courses``."""
-    spec, here = specs[variant], f"{where}.{variant}"
-    _known_keys(spec, _VARIANT_KEYS, here)
-    if "note" in spec and not (isinstance(spec["note"], str) and spec["note"].strip()):
-        raise PKModelError(f"{here}.note", spec["note"], "a non-empty string")
-    if "base" in spec:
-        base = spec["base"]
-        stray = sorted(set(spec) - {"base", "courses", "every", "note"})
-        if stray:
-            raise PKModelError(
-                f"{here}.{stray[0]}", spec[stray[0]], "a variant with base takes only courses, every and note"
-            )
-        if base not in specs or base == variant or base in seen:
-            raise PKModelError(f"{here}.base", base, f"another variant of this regimen: {', '.join(specs)}")
-        regimen = _variant(specs, base, where, (*seen, variant))
-    elif ("phases" in spec) == ("amount" in spec):
-        raise PKModelError(here, sorted(spec), "give exactly one of: amount (one phase), phases, or base")
-    elif "phases" in spec:
-        stray = sorted(set(spec) & set(_PHASE_KEYS))
-        if stray:
-            raise PKModelError(f"{here}.{stray[0]}", spec[stray[0]], "with phases, give it inside each phase")
-        regimen = _phases(spec, here)
-    else:
-        if "total_course" in spec:
-            raise PKModelError(f"{here}.total_course", spec["total_course"], "only for a variant with phases")
-        regimen, _ = _phase(spec, here, None)
-    if "courses" in spec or "every" in spec:
-        courses, every = spec.get("courses"), spec.get("every")
-        if isinstance(courses, bool) or not isinstance(courses, int) or courses < 1:
-            raise PKModelError(f"{here}.courses", courses, "a whole number of courses >= 1, with every")
-        period = _time(every, f"{here}.every")
-        try:
-            regimen = regimen.courses(courses, every=period)
-        except PKModelError as err:
-            raise PKModelError(f"{here}.every", every, err.allowed) from None
-    return regimen
-
-
-def _phases(spec: dict[str, Any], here: str) -> Regimen:
-    """Phases one after the other, each starting when the one before it ends (its course length),
-    the last lasting the rest of ``total_course`` when it gives no course of its own."""
-    phases = spec["phases"]
-    if not isinstance(phases, list) or not phases or not all(isinstance(p, dict) for p in phases):
-        raise PKModelError(f"{here}.phases", phases, "one or more [[...phases]] tables")
-    total = _time(spec["total_course"], f"{here}.total_course") if "total_course" in spec else None
-    regimen: Regimen | None = None
-    start = 0.0
-    for k, phase in enumerate(phases):
-        at = f"{here}.phases[{k}]"
-        _known_keys(phase, _PHASE_KEYS, at)
-        rest = None
-        if "course" not in phase and k == len(phases) - 1 and total is not None:
-            rest = total - start
-            if not rest > 0:
-                raise PKModelError(
-                    f"{here}.total_course", spec["total_course"], "must be longer than the phases before the last"
+    for whose, library in _libraries(drug, path):
+        for found in (e for _, e in sorted(library.entries.items())):
+            for variant, regimen in found.variants.items():
+                days = regimen.daily_doses.index
+                rows.append(
+                    {
+                        "drug": whose,
+                        "name": found.name,
+                        "indication": found.indication,
+                        "variant": variant,
+                        "regimen": str(regimen),
+                        "daily_dose_mg": largest_daily_dose(regimen),
+                        "n_doses": regimen.n_doses,
+                        "days": int(days.max() - days.min() + 1),
+                        "total_mg": float(regimen.columns.amount.sum()),
+                        "source": found.source,
+                    }
                 )
-        part, length = _phase(phase, at, rest)
-        regimen = part if regimen is None else regimen.then(part)
-        start += length
-    if total is not None and not math.isclose(start, total):
-        raise PKModelError(
-            f"{here}.total_course", spec["total_course"], f"the phases last {format_quantity(start, 'time')}"
-        )
-    assert regimen is not None
-    return regimen
-
-
-def _phase(spec: dict[str, Any], here: str, rest: float | None) -> tuple[Regimen, float]:
-    """One phase: ``amount`` by ``route`` at clock times ``at`` (``times_per_day`` of them) or
-    every ``interval``, for ``course`` (or ``rest``, h). Returns the regimen and its length, h."""
-    for key in ("amount", "route"):
-        if key not in spec:
-            raise PKModelError(f"{here}.{key}", None, "is required")
-    amount = _amount(spec["amount"], f"{here}.amount")
-    route = spec["route"]
-    if route not in _ROUTES:
-        raise PKModelError(f"{here}.route", route, f"allowed routes: {', '.join(_ROUTES)}")
-    if rest is None and "course" not in spec:
-        raise PKModelError(f"{here}.course", None, "is required (a treatment length such as '4 weeks')")
-    length = rest if rest is not None else _time(spec["course"], f"{here}.course")
-    if ("at" in spec) == ("interval" in spec):
-        raise PKModelError(here, sorted(spec), "give exactly one of: at (clock times, with times_per_day) or interval")
-    try:
-        if "interval" in spec:
-            if "times_per_day" in spec:
-                raise PKModelError(f"{here}.times_per_day", spec["times_per_day"], "goes with at, not with interval")
-            tau = _time(spec["interval"], f"{here}.interval")
-            return Regimen.repeated(amount, tau, over=length, route=route), length
-        at, per_day = spec["at"], spec.get("times_per_day")
-        if not isinstance(at, list) or not all(isinstance(t, str) for t in at):
-            raise PKModelError(f"{here}.at", at, "a list of clock times 'HH:MM', e.g. ['08:00', '14:00']")
-        if isinstance(per_day, bool) or not isinstance(per_day, int) or per_day != len(at):
-            raise PKModelError(
-                f"{here}.times_per_day", per_day, f"must be given and equal the {len(at)} clock time(s) of at"
-            )
-        days = length / _DAY
-        if abs(days - round(days)) > 1e-9 or round(days) < 1:
-            raise PKModelError(
-                f"{here}.course",
-                spec.get("course", format_quantity(length, "time")),
-                "with clock times the course must be a whole number of days",
-            )
-        return Regimen.daily(amount, at, days=round(days), route=route), length
-    except PKModelError as err:
-        if err.field.startswith(here):
-            raise
-        raise PKModelError(f"{here}.{err.field}", err.value, err.allowed) from None
-
-
-def _known_keys(table: dict[str, Any], known: tuple[str, ...], where: str) -> None:
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise PKModelError(f"{where}.{unknown[0]}", table[unknown[0]], f"unknown key; known: {', '.join(known)}")
-
-
-def _amount(value: Any, field: str) -> float:
-    if value is None:
-        raise PKModelError(field, None, "is required (an amount such as '500 mg')")
-    return parse_quantity(value, "amount", field=field, positive=True)
-
-
-def _time(value: Any, field: str) -> float:
-    if value is None:
-        raise PKModelError(field, None, "is required (a time such as '4 weeks')")
-    return parse_quantity(value, "time", field=field, positive=True)
-
-
-def _max_daily(regimen: Regimen) -> float:
-    """The largest total amount (mg) started on one calendar day."""
-    return float(regimen.daily_doses.max())
+    return pd.DataFrame(rows)
 
 
 # --- the library as text ------------------------------------------------------------------------
 
 
-def listing(*, path: str | Path | None = None) -> str:
+def listing(*, drug: str | None = None, path: Where = None) -> str:
     """The library as text: every regimen with its indication and variants (daily dose, doses)."""
-    frame = table(path=path)
+    frame = table(drug=drug, path=path)
     lines = [
         (
             "The label regimen library (labelled amounts, as its sources write them; time 0 is midnight "
@@ -372,9 +201,9 @@ def listing(*, path: str | Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def describe(name: str, *, path: str | Path | None = None) -> str:
+def describe(name: str, *, drug: str | None = None, path: Where = None) -> str:
     """One library regimen in full, as text: indication, source, quote, notes and variants."""
-    entry = info(name, path=path)
+    entry = info(name, drug=drug, path=path)
     source = entry["source"]
     lines = [f"{entry['name']}", *_wrapped(f"indication: {entry['indication']}", "  ")]
     lines += _wrapped(f"source: {' '.join(source.get('title', source['key']).split())}", "  ")

@@ -13,10 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pkmodel.dosing.dataset import (
     CMT_WITH_DEPOT,
@@ -31,6 +30,9 @@ from pkmodel.dosing.dose import Dose
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
 from pkmodel.files import write_files
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --- records to doses --------------------------------------------------------------------------
 
@@ -269,6 +271,8 @@ def write_dataset(
              "SS": 0, "MDV": 0, "_rank": 2, "_order": j}
             for j, t in enumerate(obs)
         )
+    import pandas as pd  # pandas only when a dataset is written
+
     table = pd.DataFrame(rows)
     position = {key: i for i, key in enumerate(regimens)}
     table["_id"] = table["ID"].map(position)

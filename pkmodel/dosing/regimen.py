@@ -1,11 +1,11 @@
 """Dosing regimens: immutable, composable lists of doses.
 
-A :class:`Regimen` is a sorted tuple of :class:`Dose` records plus what a reader needs to talk
-about it: the nominal dosing interval (period) of its last part and a sentence for ``str()``.
-Build one with :meth:`Regimen.single`, :meth:`Regimen.repeated` or :meth:`Regimen.daily` (clock
-times), combine with ``then`` (sequence; after a single or loading dose the next part starts one
-of its own intervals later), ``+`` (merge) and ``courses`` (repeated courses with breaks), and
-change with ``miss`` and ``late``. Text such as "500 mg IV q12h x 14 d" goes through
+A :class:`Regimen` is a sorted list of doses, held as columns (:mod:`pkmodel.dosing.columns`)
+and given as :class:`Dose` values on request, plus what a reader needs to talk about it: the
+nominal dosing interval (period) of its last part and a sentence for ``str()``. This module
+builds regimens: :meth:`Regimen.single`, :meth:`Regimen.repeated`, :meth:`Regimen.daily` (clock
+times) and :meth:`Regimen.parse`, and shows them (views, tables, reprs). Combining (``then``,
+``+``, ``courses``) and changing (``miss``, ``late``) live in :mod:`pkmodel.dosing.composition`. Text such as "500 mg IV q12h x 14 d" goes through
 :meth:`Regimen.parse`: :mod:`pkmodel.dosing.text` (the layer below, which imports nothing from
 here) reads the words into constructor calls, and ``parse`` makes them with this class. Units:
 amounts mg, times h. A regimen holds at most :data:`pkmodel.limits.MAX_DOSES` doses, at times up
@@ -29,23 +29,16 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from numbers import Real
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from pkmodel.dosing.dose import (
-    FRAME_COLUMNS,
-    TIME_LIMIT,
-    Dose,
-    check_dose_count,
-    dose_time,
-    doses_frame,
-    doses_from_frame,
-)
+from pkmodel.dosing.columns import DoseColumns
+from pkmodel.dosing.composition import Composition
+from pkmodel.dosing.dose import FRAME_COLUMNS, ROUTES, TIME_LIMIT, Dose, check_dose_count, dose_time, doses_from_frame
 from pkmodel.dosing.text import Part, Then, read_plan
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_TIME_H
@@ -54,26 +47,66 @@ from pkmodel.units import format_quantity, parse_clock, parse_quantity
 _REPR_ROWS = 10
 
 
-@dataclass(frozen=True)
-class Regimen:
+@dataclass(frozen=True, init=False, eq=False, repr=False)
+class Regimen(Composition):
     """A dosing regimen: doses sorted by time; ``interval``, the period (h) after which the
     pattern of its last part repeats (None when it does not repeat); ``text``, its sentence.
     At most :data:`pkmodel.limits.MAX_DOSES` doses; every constructor and combination counts the
-    doses before it builds them."""
+    doses before it builds them.
 
-    doses: tuple[Dose, ...]
-    interval: float | None = None
-    text: str | None = None
+    ``Regimen(doses, interval, text)`` takes a tuple (or list) of :class:`Dose` values. The doses
+    are held as columns (:attr:`columns`, one read-only array per field, so that a regimen of
+    10,000 doses is built and turned into events without 10,000 objects); :attr:`doses` gives
+    them as :class:`Dose` values, made when first asked for. Two regimens are equal when their
+    doses, interval and text are."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.doses, (tuple, list)) or not all(isinstance(d, Dose) for d in self.doses):
-            raise PKModelError("doses", type(self.doses).__name__, "a tuple of Dose records")
-        if not self.doses:
-            raise PKModelError("doses", self.doses, "a regimen needs at least one dose")
-        check_dose_count(len(self.doses), "doses", f"{len(self.doses)} doses")
-        object.__setattr__(self, "doses", tuple(sorted(self.doses, key=lambda d: d.time)))
-        if self.interval is not None:
-            object.__setattr__(self, "interval", dose_time(self.interval, "interval", positive=True))
+    columns: DoseColumns
+    interval: float | None
+    text: str | None
+
+    def __init__(
+        self, doses: Sequence[Dose] | DoseColumns, interval: Any = None, text: str | None = None
+    ) -> None:
+        given: tuple[Dose, ...] | None = None
+        if isinstance(doses, DoseColumns):
+            columns = doses
+        elif isinstance(doses, (tuple, list)) and all(isinstance(d, Dose) for d in doses):
+            given = tuple(doses)
+            columns = DoseColumns.of(given)
+        else:
+            raise PKModelError("doses", type(doses).__name__, "a tuple of Dose records")
+        if not len(columns):
+            raise PKModelError("doses", doses, "a regimen needs at least one dose")
+        check_dose_count(len(columns), "doses", f"{len(columns)} doses")
+        ordered = columns.sorted()
+        object.__setattr__(self, "columns", ordered)
+        if given is not None:  # the Dose values are at hand: keep them rather than make them again
+            self.__dict__["doses"] = given if ordered is columns else tuple(sorted(given, key=lambda d: d.time))
+        if interval is not None:
+            interval = dose_time(interval, "interval", positive=True)
+        object.__setattr__(self, "interval", interval)
+        object.__setattr__(self, "text", text)
+
+    def _new(self, columns: DoseColumns, interval: float | None, text: str | None) -> Regimen:
+        return Regimen(columns, interval, text)
+
+    @cached_property
+    def doses(self) -> tuple[Dose, ...]:
+        """The doses as :class:`Dose` values, sorted by time (made once, when first asked for)."""
+        return self.columns.doses()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Regimen):
+            return NotImplemented
+        return (self.interval, self.text) == (other.interval, other.text) and self.columns.equals(other.columns)
+
+    def __hash__(self) -> int:
+        return hash((self.interval, self.text, self.columns.key()))
+
+    @property
+    def n_doses(self) -> int:
+        """The number of doses."""
+        return len(self.columns)
 
     # --- construction ------------------------------------------------------------------------
 
@@ -139,14 +172,20 @@ class Regimen:
             if steady_state:
                 raise PKModelError("loading", loading, "a regimen that starts at steady state has no loading dose")
             loading = parse_quantity(loading, "amount", field="loading", positive=True)
-        per_dose = amounts or [amount] * n_doses
+        # One dose is checked as a Dose; the others differ only in time (checked above: the last
+        # is within MAX_TIME_H) and, for a list, in amount (each checked as Dose checks it).
+        per_dose = None
+        if amounts is not None:
+            per_dose = np.array([parse_quantity(a, "amount", field="amount", positive=True) for a in amounts])
+        first = Dose(t0, amount if amounts is None else amounts[0], route, **infusion)
         if loading is not None:
-            per_dose = [loading, *per_dose[1:]]
-        doses = [Dose(t0 + i * tau, a, route, **infusion) for i, a in enumerate(per_dose)]
+            per_dose = np.full(n_doses, first.amount)
+            per_dose[0] = loading
+        columns = DoseColumns.repeat(first, t0 + np.arange(n_doses) * tau, per_dose)
         if steady_state:
-            doses[0] = replace(doses[0], ss=1, interval=tau)
+            columns = DoseColumns.concat((DoseColumns.of((replace(first, ss=1, interval=tau),)), columns.take(slice(1, None))))
         if amounts is None:
-            what = Dose(t0, amount, route, **infusion).describe()
+            what = first.describe()
         else:
             what = f"{len(amounts)} doses ({_amount_list(amounts)}) {route}"
         text = f"{what} every {format_quantity(tau, 'time')}"
@@ -157,7 +196,7 @@ class Regimen:
             text += ", from steady state"
         if t0:
             text += f", from {format_quantity(t0, 'time')}"
-        return cls(tuple(doses), interval=tau, text=text)
+        return cls(columns, interval=tau, text=text)
 
     @classmethod
     def daily(
@@ -198,12 +237,14 @@ class Regimen:
         check_dose_count(days * len(clock), "days", days, f" ({len(clock)} a day)")
         if (start_day + days - 1) * 24.0 + clock[-1] > MAX_TIME_H:
             raise PKModelError("days", days, f"the last dose would be on day {start_day + days - 1}; {TIME_LIMIT}")
-        doses = tuple(Dose((start_day + d) * 24.0 + c, amount, route, **infusion) for d in range(days) for c in clock)
+        first = Dose(start_day * 24.0 + clock[0], amount, route, **infusion)
+        day_starts = (start_day + np.arange(days)) * 24.0
+        columns = DoseColumns.repeat(first, (day_starts[:, None] + np.array(clock)[None, :]).ravel())
         times = ",".join(_clock_text(c) for c in clock)
-        text = f"{doses[0].describe()} at {times} daily for {days} d"
+        text = f"{first.describe()} at {times} daily for {days} d"
         if start_day:
             text += f" from day {start_day}"
-        return cls(doses, interval=24.0, text=text)
+        return cls(columns, interval=24.0, text=text)
 
     @classmethod
     def parse(cls, text: str) -> Regimen:
@@ -228,170 +269,54 @@ class Regimen:
         (regimen,) = built
         return regimen
 
-    # --- composition -------------------------------------------------------------------------
-
-    @property
-    def next_time(self) -> float:
-        """When the next period would start (h): the start of the last period + interval (for a
-        regimen at clock times, the first clock time of the next day), or the end of the last
-        administration when the regimen does not repeat."""
-        period = self.last_period()
-        return period[1] if period is not None else self.end
-
-    def shifted(self, by: Any) -> Regimen:
-        """The same regimen ``by`` hours later."""
-        h = parse_quantity(by, "time", field="by")
-        return Regimen(tuple(d.shifted(h) for d in self.doses), self.interval, self.text)
-
-    def then(self, other: Regimen, *, gap: Any = None) -> Regimen:
-        """``other`` after this regimen, as in "IV for 10 days, then oral".
-
-        When ``other`` starts (its first dose; the rest keep their spacing):
-
-        * this regimen repeats (it has an ``interval``): when its next dose would be due
-          (:attr:`next_time`), plus ``gap`` if given;
-        * it does not repeat (a single dose, a loading dose) and no ``gap`` is given: one of
-          ``other``'s intervals after this regimen's last dose, and not before that dose ends.
-          This is what a prescriber means by "500 mg, then 250 mg q12h": 500 mg at 0 h, 250 mg
-          from 12 h. If ``other`` does not repeat either, a ``gap`` is required;
-        * it does not repeat and ``gap`` is given: ``gap`` after its last administration ends.
-        """
-        if not isinstance(other, Regimen):
-            raise PKModelError("other", type(other).__name__, "then() takes a Regimen")
-        check_dose_count(len(self.doses) + len(other.doses), "then", f"{len(self.doses)} + {len(other.doses)} doses")
-        if gap is not None:
-            pause = dose_time(gap, "gap")
-            start = self.next_time + pause
-        elif self.interval is not None:
-            pause, start = 0.0, self.next_time
-        elif other.interval is not None:
-            pause, start = 0.0, max(self.doses[-1].time + other.interval, self.end)
-        else:
-            raise PKModelError(
-                "gap", None, "neither regimen repeats, so nothing says when the second starts: give then(..., "
-                "gap=...), the break (h) between the end of the first and the second"
-            )
-        later = other.shifted(start - other.doses[0].time)
-        text = f"{self} then {other}" + (f" after a break of {format_quantity(pause, 'time')}" if pause else "")
-        return Regimen(self.doses + later.doses, other.interval, text)
-
-    def __add__(self, other: Regimen) -> Regimen:
-        """Both regimens at once, at the times each gives."""
-        if not isinstance(other, Regimen):
-            return NotImplemented
-        check_dose_count(len(self.doses) + len(other.doses), "+", f"{len(self.doses)} + {len(other.doses)} doses")
-        interval = self.interval if self.interval == other.interval else None
-        return Regimen(self.doses + other.doses, interval, f"{self} + {other}")
-
-    def courses(self, n: int, *, every: Any) -> Regimen:
-        """``n`` courses of this regimen, one starting every ``every`` (start to start), as in
-        "a course of 4-6 weeks, repeated 2-3 times a year"."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise PKModelError("n", n, "must be a whole number >= 1")
-        n = int(n)
-        check_dose_count(n * len(self.doses), "n", n, f" ({n} courses of {len(self.doses)} doses)")
-        period = dose_time(every, "every", positive=True)
-        length = self.next_time - self.doses[0].time
-        if period < length:
-            raise PKModelError("every", every, f"courses must not overlap: at least {format_quantity(length, 'time')}")
-        doses = tuple(d.shifted(k * period) for k in range(n) for d in self.doses)
-        return Regimen(doses, self.interval, f"{n} courses of ({self}), one every {format_quantity(period, 'time')}")
-
-    # --- changes ------------------------------------------------------------------------------
-
-    def miss(
-        self, numbers: Iterable[int] | None = None, *, probability: float | None = None, seed: Any = None
-    ) -> Regimen:
-        """The regimen with some doses not taken: explicit dose ``numbers`` (1 = first dose), or
-        each dose missed with ``probability`` using ``numpy.random.default_rng(seed)``."""
-        n = len(self.doses)
-        if (numbers is None) == (probability is None):
-            raise PKModelError("numbers/probability", (numbers, probability), "give exactly one of them")
-        if probability is not None:
-            if isinstance(probability, bool) or not isinstance(probability, Real) or not 0 <= probability < 1:
-                raise PKModelError("probability", probability, "must be a number in [0, 1)")
-            try:
-                rng = np.random.default_rng(seed)
-            except (TypeError, ValueError) as err:
-                raise PKModelError("seed", seed, f"a seed numpy.random.default_rng accepts ({err})") from None
-            missed = set((np.flatnonzero(rng.random(n) < probability) + 1).tolist())
-        else:
-            assert numbers is not None  # exactly one of the two is given
-            missed = set(_dose_numbers(numbers, n, "numbers"))
-        kept = tuple(d for i, d in enumerate(self.doses, start=1) if i not in missed)
-        if not kept:
-            raise PKModelError("numbers", sorted(missed), "cannot miss every dose")
-        return Regimen(kept, self.interval, f"{self}, {len(missed)} dose(s) missed ({_list(sorted(missed))})")
-
-    def late(self, delays: Mapping[int, Any]) -> Regimen:
-        """The regimen with doses taken late: {dose number (1 = first): delay in h or "2 h"}."""
-        if not isinstance(delays, Mapping):
-            raise PKModelError("delays", delays, "a mapping {dose number: delay}, e.g. {2: '3 h'}")
-        numbers = _dose_numbers(delays.keys(), len(self.doses), "delays")
-        by = {k: dose_time(delays[k], f"delays[{k}]") for k in numbers}
-        doses = tuple(d.shifted(by.get(i, 0.0)) for i, d in enumerate(self.doses, start=1))
-        said = ", ".join(f"dose {k} {format_quantity(v, 'time')} late" for k, v in by.items())
-        return Regimen(doses, self.interval, f"{self}, {said}")
-
     # --- views ------------------------------------------------------------------------------
 
     @property
     def dose_times(self) -> np.ndarray:
         """Nominal dose times, h."""
-        return np.array([d.time for d in self.doses])
-
-    @property
-    def end(self) -> float:
-        """Time the last administration ends, h: nominally, before lag and F (a dose given by its
-        rate lasts amount/rate here; the engine infuses F·amount at that rate)."""
-        return max(d.time + (d.amount / d.rate if d.rate else d.duration) for d in self.doses)
+        return self.columns.time.copy()
 
     @property
     def routes(self) -> set[str]:
-        return {d.route for d in self.doses}
+        return {ROUTES[c] for c in np.unique(self.columns.route).tolist()}
 
     @property
-    def daily_doses(self) -> pd.Series:
-        """Total amount (mg) started on each calendar day (day 0 starts at time 0)."""
-        days = np.floor(self.dose_times / 24.0).astype(int)
-        amounts = pd.Series([d.amount for d in self.doses], index=pd.Index(days, name="day"))
+    def daily_doses(self) -> Any:
+        """Total amount (mg) started on each calendar day (day 0 starts at time 0), a pandas Series
+        indexed by day."""
+        import pandas as pd  # pandas only for those who ask for a table
+
+        days = np.floor(self.columns.time / 24.0).astype(int)
+        amounts = pd.Series(self.columns.amount, index=pd.Index(days, name="day"))
         return amounts.groupby(level=0).sum()
 
-    def last_period(self) -> tuple[float, float] | None:
-        """(start, end) of the last full period of the repeating pattern, h: from the earliest
-        dose within one interval before the last dose, for one interval. None without interval."""
-        if self.interval is None:
-            return None
-        times = self.dose_times
-        start = float(times[times > times[-1] - self.interval].min())
-        return start, start + self.interval
-
-    def to_frame(self) -> pd.DataFrame:
-        """The event table, one row per dose and a column per field of :class:`Dose`: time_h,
-        amount_mg, route, duration_h, rate_mg_h, ss, interval_h, f, tlag_h, reset. A field that is not
-        given (rate, interval, f, tlag) is an empty cell (NaN)."""
-        return doses_frame(self.doses)
+    def to_frame(self) -> Any:
+        """The event table (a pandas DataFrame), one row per dose and a column per field of
+        :class:`Dose`: time_h, amount_mg, route, duration_h, rate_mg_h, ss, interval_h, f, tlag_h,
+        reset. A field that is not given (rate, interval, f, tlag) is an empty cell (NaN)."""
+        return self.columns.frame()
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, *, interval: Any = None) -> Regimen:
-        """A regimen from an event table as written by :meth:`to_frame`: time_h, amount_mg and
-        route are required; the other columns are optional, and an empty cell (NaN, None) in them
-        means "not given" (duration 0, no rate, ss 0, no interval, the model's F and lag, no reset).
-        ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing is rounded."""
+    def from_frame(cls, frame: Any, *, interval: Any = None) -> Regimen:
+        """A regimen from an event table (a pandas DataFrame) as written by :meth:`to_frame`:
+        time_h, amount_mg and route are required; the other columns are optional, and an empty cell
+        (NaN, None) in them means "not given" (duration 0, no rate, ss 0, no interval, the model's F
+        and lag, no reset). ``ss`` must be a whole number and ``reset`` True/False (or 1/0); nothing
+        is rounded."""
         return cls(tuple(doses_from_frame(frame)), interval)
 
     def __str__(self) -> str:
         if self.text:
             return self.text
-        if len(self.doses) == 1:
-            return self.doses[0].describe()
+        if self.n_doses == 1:
+            return self.columns.dose(0).describe()
         return f"{len(self.doses)} doses: " + "; ".join(
             f"{d.describe()} at {format_quantity(d.time, 'time')}" for d in self.doses
         )
 
     def _summary(self) -> str:
-        n = len(self.doses)
-        first, last = format_quantity(self.doses[0].time, "time"), format_quantity(self.doses[-1].time, "time")
+        n, times = self.n_doses, self.columns.time
+        first, last = format_quantity(float(times[0]), "time"), format_quantity(float(times[-1]), "time")
         return f"{n} dose{'s' * (n != 1)}" + (f" from {first} to {last}" if n > 1 else f" at {first}")
 
     def __repr__(self) -> str:
@@ -401,11 +326,11 @@ class Regimen:
 
     def _repr_html_(self) -> str:
         """For notebooks: the sentence, the count and span, and the first rows of the event table."""
-        head = doses_frame(self.doses[:_REPR_ROWS])
+        head = self.columns.take(slice(0, _REPR_ROWS)).frame()
         # Columns that say nothing for these doses (all empty, zero or False) only widen the table.
         quiet = [c for c in FRAME_COLUMNS[3:] if not head[c].fillna(0).astype(bool).any()]
         head = head.drop(columns=quiet)
-        more = len(self.doses) - _REPR_ROWS
+        more = self.n_doses - _REPR_ROWS
         return (
             f"<p><b>Regimen</b>: {html.escape(_shorten(str(self), 1000))}<br>{self._summary()}</p>"
             + head.to_html(index=False, na_rep="")
@@ -441,21 +366,6 @@ def _shorten(text: str, limit: int) -> str:
 def _clock_text(hours: float) -> str:
     minutes = round(hours * 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _dose_numbers(numbers: Iterable[Any], n: int, field: str) -> list[int]:
-    if isinstance(numbers, (str, bytes)) or not isinstance(numbers, Iterable):
-        raise PKModelError(field, numbers, f"a list of dose numbers from 1 to {n}")
-    out = []
-    for k in numbers:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-            raise PKModelError(field, k, f"dose numbers run from 1 to {n}")
-        out.append(int(k))
-    return out
-
-
-def _list(numbers: Sequence[int]) -> str:
-    return "dose " + ", ".join(str(k) for k in numbers) if len(numbers) < 6 else f"{len(numbers)} doses"
 
 
 def _amount_list(amounts: Sequence[Any]) -> str:

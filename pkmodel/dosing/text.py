@@ -1,9 +1,10 @@
 """Regimens written as text: "500 mg IV q12h x 14 d", "1 g PO bid at 08:00,14:00 for 10 days".
 
 mrgsolve's ``ev_rx`` reads such text with regular expressions and silently drops words it does
-not know ("100 mg q 24" loses "mg"). Here a tokenizer and a small recursive-descent parser read
-every word: a word that fits nowhere raises :class:`PKModelError` quoting it, giving its word
-number and character position and saying what was expected there. Every number + unit goes
+not know ("100 mg q 24" loses "mg"). Here a tokenizer (:mod:`pkmodel.dosing.words`) and a small
+recursive-descent parser (this module) read every word: a word that fits nowhere raises
+:class:`PKModelError` quoting it, giving its word number and character position and saying what
+was expected there. Every number + unit goes
 through :func:`pkmodel.units.parse_quantity`.
 
 Layers: this module is the *syntax* layer and imports nothing from regimen.py (imports point
@@ -48,42 +49,28 @@ Errors quote the words around the bad one, not the whole text.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, NoReturn
 
+from pkmodel.dosing.words import (
+    ADVERBS,
+    CONNECTORS,
+    KEYWORDS,
+    NUMBER_WORDS,
+    PER_DAY,
+    ROUTE_LIST,
+    ROUTES,
+    STEADY,
+    Reader,
+    Token,
+    shorten,
+)
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_DOSES
-from pkmodel.units import Kind, parse_clock, parse_quantity
+from pkmodel.units import parse_clock
 
-# An error quotes this many characters either side of the bad word, not the whole text: a
-# 100,000-character --regimen must not come back as a 200 KB error line.
-_CONTEXT = 30
-_LONGEST_WORD = 40  # a quoted word or clause longer than this is cut with "…"
-_LONGEST_UNIT = 20  # longer than any unit units.py knows; a longer word is cut before it is quoted
-
-# Only ASCII digits (as in units.py). Letters and digits are separate tokens, so "q12h" reads
-# exactly like "q 12 h"; "/", "." and "-" may join letters ("mg/h", "p.o.", "steady-state").
-_TOKEN = re.compile(
-    r"(?P<space>\s+)|(?P<clock>[0-9]{1,2}:[0-9]{2})|(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
-    r"|(?P<word>[^\W\d_]+(?:[./-][^\W\d_]+)*\.?)|(?P<punct>[,+×])"
-)
-_ROUTES = {"iv": "iv", "intravenous": "iv", "po": "oral", "oral": "oral"}
-_ROUTE_LIST = "IV, intravenous, PO, p.o. or oral"
-_PER_DAY = {"daily": 1, "qd": 1, "bid": 2, "tid": 3, "qid": 4}
-_ADVERBS = {"once": 1, "twice": 2, "thrice": 3}
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_CONNECTORS = {"then", "and", "+"}
-# Words that start a clause: after "x 10" one of these means "10 doses", anything else a unit.
-_KEYWORDS = {
-    *_ROUTES, *_PER_DAY, *_ADVERBS, *_NUMBER_WORDS, *_CONNECTORS,
-    "q", "every", "weekly", "x", "for", "over", "rate", "at", "from", "ss", "steady", "steady-state",
-    "start", "starting", "after", "loading",
-}
-_STEADY = ("ss", "steady", "steady-state")
-_UNIT_OF = {"amount": "an amount unit", "time": "a time unit", "infusion_rate": "an infusion rate unit"}
 _SLOTS = {
     "frequency": "the frequency", "length": "the length", "infusion": "the infusion length or rate",
     "clock": "the clock times", "ss": "steady state", "start": "the start",
@@ -105,11 +92,11 @@ def read_plan(text: str) -> Iterator[Step]:
         raise PKModelError("regimen", text, "expected a string such as '500 mg IV q12h x 14 d'")
     if not text.strip():
         raise PKModelError("regimen", text, "the text is empty: expected a regimen such as '500 mg IV q12h x 14 d'")
-    return _Parser(text).steps()
+    return Parser(text).steps()
 
 
 Fail = Callable[[str], NoReturn]
-"""Refuses the text at a step's words with the given message (a bound ``_Parser.fail_at``)."""
+"""Refuses the text at a step's words with the given message (a bound ``Reader.fail_at``)."""
 
 
 @dataclass(frozen=True)
@@ -154,14 +141,6 @@ class Plus:
 Step = Part | Then | Plus
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # space is dropped; clock, number, word or punct
-    text: str
-    pos: int
-    key: str  # what the grammar compares: lower case, without dots
-
-
 @dataclass
 class _Clauses:
     """One part while it is read: the dose, the route and each clause (value, text, pos)."""
@@ -173,105 +152,14 @@ class _Clauses:
     text: str = ""
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text, self.tokens, self.i = text, [], 0
-        pos = 0
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None:
-                self.fail_at(text[pos], pos, "unexpected character; expected words, numbers, clock times, ',' or '+'")
-            if m.lastgroup != "space":
-                key = m.group().lower().replace(".", "") if m.lastgroup == "word" else m.group().replace("×", "x")
-                self.tokens.append(_Token(m.lastgroup or "", m.group(), pos, key))
-            pos = m.end()
-
-    # --- reading tokens -----------------------------------------------------------------------
-
-    def peek(self, ahead: int = 0) -> _Token | None:
-        j = self.i + ahead
-        return self.tokens[j] if j < len(self.tokens) else None
-
-    def key(self, ahead: int = 0) -> str | None:
-        tok = self.peek(ahead)
-        return tok.key if tok else None
-
-    def take(self) -> _Token:
-        self.i += 1
-        return self.tokens[self.i - 1]
-
-    def next_is(self, kind: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok.kind == kind
-
-    def accept(self, *keys: str) -> _Token | None:
-        return self.take() if self.key() in keys else None
-
-    def fail_at(self, word: str, pos: int, message: str) -> NoReturn:
-        """Refuse the text at ``word`` (at character ``pos``): the error's value is the text around
-        the word, not the whole text, and the word itself is cut if it is long."""
-        number = len(re.findall(r"\S+", self.text[: pos + 1]))  # the user's words, not our tokens
-        raise PKModelError(
-            "regimen", _excerpt(self.text, pos, pos + len(word)),
-            f"'{_shorten(word)}' (word {number}, character {pos + 1}): {message}",
-        )
-
-    def fail(self, tok: _Token | None, message: str) -> NoReturn:
-        if tok is None:  # the text ended too early: point at its last word
-            last = self.tokens[-1]
-            self.fail_at(last.text, last.pos, f"the text ends after it; {message}")
-        self.fail_at(tok.text, tok.pos, message)
-
-    def number(self, expected: str) -> _Token:
-        tok = self.peek()
-        if tok is None or tok.kind != "number":
-            self.fail(tok, f"expected {expected}")
-        return self.take()
-
-    def whole(self, tok: _Token, what: str) -> int:
-        if "." in tok.text or not 1 <= float(tok.text) <= MAX_DOSES:  # float() first: no 5000-digit int()
-            self.fail(tok, f"{what} must be a whole number from 1 to {MAX_DOSES}")
-        return int(tok.text)
-
-    def measure(self, kind: Kind, what: str, num: _Token | str | None = None, *, positive: bool = True) -> float:
-        """NUMBER UNIT of ``kind``, read by units.py. ``num``: the number token, already taken, or
-        the number a text may leave out ("every day" is "every 1 day"); None: read it here."""
-        if num is None:
-            num = self.number(f"a number for {what}")
-        count = num if isinstance(num, str) else num.text
-        unit = self.peek()
-        written = unit.text.rstrip(".") if unit is not None and unit.kind == "word" else ""
-        if len(written) > _LONGEST_UNIT:  # not a unit; cut it so units.py's message stays short
-            written = written[: _LONGEST_UNIT - 1] + "…"
-        try:
-            value = parse_quantity(f"{count} {written}", kind, field="regimen")
-        except PKModelError as err:
-            try:  # no two time units differ only by case, so "Q12H" and "14 D" are safe to read
-                if kind != "time":
-                    raise
-                value = parse_quantity(f"{count} {written.lower()}", "time", field="regimen")
-            except PKModelError:
-                if self.is_unit(unit, kind):  # the unit is fine; the number is not (e.g. too large)
-                    self.fail(unit if isinstance(num, str) else num, f"{what}: {err.allowed}")
-                self.fail(unit, f"expected {_UNIT_OF[kind]} for {what}; {err.allowed}")
-        if positive and not value > 0:
-            self.fail(unit if isinstance(num, str) else num, f"{what} must be more than 0")
-        self.take()
-        return value
-
-    def is_unit(self, tok: _Token | None, kind: Kind) -> bool:
-        try:
-            return tok is not None and tok.kind == "word" and bool(
-                parse_quantity(f"1 {tok.text.rstrip('.')}", kind, field="regimen")
-            )
-        except PKModelError:
-            return False
+class Parser(Reader):
+    """The grammar of the module docstring, over the words :class:`Reader` reads."""
 
     def set(self, part: _Clauses, slot: str, value: object, start: int) -> None:
         first, last = self.tokens[start], self.tokens[self.i - 1]
         said = self.text[first.pos : last.pos + len(last.text)]
         if slot in part.slots:
-            given = _shorten(part.slots[slot][1])
+            given = shorten(part.slots[slot][1])
             self.fail_at(said, first.pos, f"{_SLOTS[slot]} is already given by '{given}'; give it once")
         part.slots[slot] = (value, said, first.pos)
 
@@ -307,16 +195,16 @@ class _Parser:
         first = self.number("a dose such as '500 mg' (a number, then a unit)")
         part = _Clauses(self.measure("amount", "the dose", first), first.pos)
         tok = self.peek()
-        if tok is None or tok.key not in _ROUTES:
-            self.fail(tok, f"expected a route: {_ROUTE_LIST}")
-        part.route, route = _ROUTES[tok.key], self.take()
-        while (tok := self.peek()) is not None and tok.key not in _CONNECTORS:
+        if tok is None or tok.key not in ROUTES:
+            self.fail(tok, f"expected a route: {ROUTE_LIST}")
+        part.route, route = ROUTES[tok.key], self.take()
+        while (tok := self.peek()) is not None and tok.key not in CONNECTORS:
             start, k = self.i, self.take().key
             if k == ",":
                 if self.peek() is None:
                     self.fail(None, "expected another clause after the ','")
                 continue
-            if k in _ROUTES:
+            if k in ROUTES:
                 self.fail(tok, f"the route is already given by '{route.text}'")
             elif k in ("q", "every"):
                 implied = None if self.next_is("number") else "1"  # "every day" = "every 1 day"
@@ -326,9 +214,9 @@ class _Parser:
                 self.set(part, "frequency", (hours, round(per_day) if whole else None), start)
             elif k == "weekly":
                 self.set(part, "frequency", (168.0, None), start)
-            elif k in _PER_DAY:
-                self.set(part, "frequency", (24.0 / _PER_DAY[k], _PER_DAY[k]), start)
-            elif tok.kind == "number" or k in _ADVERBS or k in _NUMBER_WORDS:
+            elif k in PER_DAY:
+                self.set(part, "frequency", (24.0 / PER_DAY[k], PER_DAY[k]), start)
+            elif tok.kind == "number" or k in ADVERBS or k in NUMBER_WORDS:
                 n = self.times_a_day(tok)
                 self.set(part, "frequency", (24.0 / n, n), start)
             elif k in ("x", "for"):
@@ -344,7 +232,7 @@ class _Parser:
                 self.set(part, "clock", self.clocks(), start)
             elif k == "at" and self.is_unit(self.peek(1), "infusion_rate"):
                 self.set(part, "infusion", {"rate": self.measure("infusion_rate", "the infusion rate")}, start)
-            elif k in _STEADY or (k in ("at", "from") and self.key() in _STEADY):
+            elif k in STEADY or (k in ("at", "from") and self.key() in STEADY):
                 self.steady_state(tok if k not in ("at", "from") else self.take())
                 self.set(part, "ss", True, start)
             elif k in ("at", "from", "start", "starting"):
@@ -358,19 +246,19 @@ class _Parser:
         part.text = self.text[first.pos : last.pos + len(last.text)]
         return part
 
-    def times_a_day(self, tok: _Token) -> int:
+    def times_a_day(self, tok: Token) -> int:
         """'2 times a day', 'three times daily', 'twice daily', 'once a day': doses per day."""
-        if tok.key in _ADVERBS:
-            n = _ADVERBS[tok.key]
+        if tok.key in ADVERBS:
+            n = ADVERBS[tok.key]
         else:
-            n = _NUMBER_WORDS[tok.key] if tok.kind == "word" else self.whole(tok, "the number of doses a day")
+            n = NUMBER_WORDS[tok.key] if tok.kind == "word" else self.whole(tok, "the number of doses a day")
             if not self.accept("times", "x"):
                 self.fail(self.peek(), f"expected 'times' after '{tok.text}' (as in '2 times a day')")
         if not self.accept("daily") and not (self.accept("a", "per") and self.accept("day")):
             self.fail(self.peek(), "expected 'daily' or 'a day' (as in 'twice daily' or '2 times a day')")
         return n
 
-    def length(self, tok: _Token, part: _Clauses) -> dict[str, float]:
+    def length(self, tok: Token, part: _Clauses) -> dict[str, float]:
         """After 'x' or 'for': a number of doses, or a treatment length."""
         if "frequency" not in part.slots and "clock" not in part.slots:  # clock times mean "daily"
             self.fail(tok, f"a frequency such as q12h (or clock times) is needed before '{tok.text}'")
@@ -379,7 +267,7 @@ class _Parser:
         unit = self.peek()
         # "x 10" ends where the next clause starts; "for 10" must say what 10 is.
         if self.key() in ("dose", "doses") or (
-            tok.key == "x" and (unit is None or unit.kind != "word" or unit.key in _KEYWORDS)
+            tok.key == "x" and (unit is None or unit.kind != "word" or unit.key in KEYWORDS)
         ):
             self.accept("dose", "doses")
             return {"n_doses": self.whole(num, "the number of doses")}
@@ -403,7 +291,7 @@ class _Parser:
                 return times
             self.take()
 
-    def steady_state(self, tok: _Token) -> None:
+    def steady_state(self, tok: Token) -> None:
         if tok.key == "steady" and not self.accept("state"):
             self.fail(self.peek(), "expected 'state' after 'steady'")
 
@@ -466,15 +354,3 @@ class _Parser:
             constructor, args = "single", (part.amount, part.route)
             kwargs = {"time": start, **infusion}
         return Part(constructor, args, tuple(kwargs.items()), part.text, partial(self.fail_at, part.text, part.pos))
-
-
-def _shorten(word: str) -> str:
-    return word if len(word) <= _LONGEST_WORD else word[: _LONGEST_WORD - 1] + "…"
-
-
-def _excerpt(text: str, start: int, end: int) -> str:
-    """The text around characters [start, end): _CONTEXT characters either side, a long bad word
-    cut to _LONGEST_WORD, and "…" where the text goes on."""
-    end = min(end, start + _LONGEST_WORD)
-    left, right = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
-    return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")

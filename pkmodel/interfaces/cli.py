@@ -177,7 +177,7 @@ def run_simulate(args: argparse.Namespace) -> str:
         f"parameters: {sim.model.describe()}",
         *(
             [f"library:    {args.regimen}, variant {args.variant or regimens.DEFAULT_VARIANT}"]
-            if args.regimen is not None and args.regimen in regimens.names()
+            if args.regimen is not None and names_a_library_regimen(args)
             else []
         ),
         f"regimen:    {regimen}",
@@ -356,9 +356,8 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
             raise UsageError(
                 f"--regimen: not allowed with {', '.join(given)} (a library regimen sets its own doses)"
             )
-        # A library name has no digits; anything with a number is a regimen in words.
-        if args.variant is not None or not any(ch.isdigit() for ch in args.regimen):
-            return regimens.load(args.regimen, args.variant or regimens.DEFAULT_VARIANT)
+        if names_a_library_regimen(args):
+            return regimens.load(args.regimen, args.variant or regimens.DEFAULT_VARIANT, drug=library_drug(args))
         # Not a library name: a regimen written out, e.g. "500 mg IV q12h x 14 d".
         return Regimen.parse(args.regimen)
     if args.variant is not None:
@@ -381,12 +380,24 @@ def build_regimen(args: argparse.Namespace) -> Regimen:
     )
 
 
+def names_a_library_regimen(args: argparse.Namespace) -> bool:
+    """Whether ``--regimen`` names a library regimen: a library name has no digits; anything with
+    a number is a regimen in words (and ``--variant`` only goes with a library name)."""
+    return args.variant is not None or not any(ch.isdigit() for ch in args.regimen)
+
+
+def library_drug(args: argparse.Namespace) -> str | None:
+    """Whose regimen library ``--regimen NAME`` and ``pkmodel regimens`` read: the ``--params``
+    drug's (a shipped name or a parameter file); with ``--params none``, every drug's."""
+    return None if args.params.lower() == "none" else args.params
+
+
 def run_regimens(args: argparse.Namespace) -> str:
     """The label regimen library as text: every regimen with its variants, or one in full."""
     if args.name is None:
-        return regimens.listing()
+        return regimens.listing(drug=library_drug(args))
     try:
-        return regimens.describe(args.name)
+        return regimens.describe(args.name, drug=library_drug(args))
     except PKModelError as err:
         if err.field == "regimen":  # the positional NAME, not --regimen
             raise PKModelError("NAME", err.value, err.allowed) from None

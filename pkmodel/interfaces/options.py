@@ -30,6 +30,7 @@ OPTION = {
     "interval": "--interval",
     "route": "--route",
     "params": "--params",
+    "drug": "--params",  # the library's drug= is the --params drug
     "times": "--until/--step",
     "regimen": "--regimen",
     "variant": "--variant",
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         model.add_argument(f"--{field}", metavar="VALUE", help=text)
     library = sim.add_argument_group(
         "label regimen (instead of the dosing options)",
-        "A regimen of the label library (list: pkmodel regimens); it replaces --dose,\n"
+        "A regimen of the --params drug's label library (list: pkmodel regimens); it replaces --dose,\n"
         "--route, --interval, --doses, --over and --duration.",
     )
     library.add_argument(
@@ -162,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     listing.add_argument("name", nargs="?", metavar="NAME", help="show this regimen in full")
+    listing.add_argument(
+        "--params",
+        default=DEFAULT_PARAMS,
+        metavar="NAME_OR_PATH",
+        help=f'the drug whose library to show: a shipped parameter set ("{DEFAULT_PARAMS}", the default) or a '
+        'TOML file that names its library ([model] regimens), or "none" for every drug\'s',
+    )
     return parser
 
 
