@@ -195,7 +195,7 @@ def test_maximum_daily_dose_per_calendar_day():
 
 
 def test_late_doses_after_the_first_half_of_the_waking_day():
-    # Default cut-off 15:00 (first half of a 07:00-23:00 day), the reading of params/regimens.toml.
+    # Default cut-off 15:00 (first half of a 07:00-23:00 day), the reading of params/mildronate-regimens.toml.
     assert caught(None, Regimen.daily("250 mg", ["08:00", "14:00"], days=7))[0] == []
     assert caught(None, Regimen.daily("250 mg", ["08:00", "15:00"], days=7))[0] == []  # 15:00 itself is allowed
     record, messages = caught(None, Regimen.daily("250 mg", ["08:00", "16:00"], days=7))
