@@ -155,3 +155,18 @@ def test_bad_input_raises_with_the_field_named(make, field):
 def test_regimen_reads_as_a_sentence():
     assert str(Regimen.repeated("500 mg", "12 h", over="14 d")) == "500 mg IV every 12 h, 28 doses (14 d)"
     assert str(Regimen.single("1 g", "oral")) == "1000 mg oral"
+
+
+def test_per_subject_bioavailability_with_a_shared_lag():
+    """Per-subject F (an array) with a scalar lag: each subject's total exposure is F·D/CL (the
+    closed form of a one-compartment oral dose), and each curve is its F times the F = 1 curve
+    (linearity). A regression: events of (n_subjects, n_doses) arrival times next to (n_doses,)
+    ones used to fail to line up."""
+    from pkmodel import Model, Regimen, simulate
+
+    f = np.array([0.5, 0.6, 0.75])
+    regimen = Regimen.repeated("500 mg", "12 h", n_doses=3, route="oral")
+    sim = simulate(Model(cl=5.0, v1=40.0, ka=1.2, f=f, tlag=0.25), regimen, times=np.linspace(0, 400, 801))
+    np.testing.assert_allclose(sim.auc(0, 400), f * 1500.0 / 5.0, rtol=1e-9)
+    one = simulate(Model(cl=5.0, v1=40.0, ka=1.2, f=1.0, tlag=0.25), regimen, times=np.linspace(0, 400, 801))
+    np.testing.assert_allclose(sim.concentration, f[:, None] * one.concentration, rtol=1e-12, atol=1e-15)

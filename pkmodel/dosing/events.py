@@ -215,9 +215,11 @@ def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
     check(model, regimen)
     c = regimen.columns
     cmt = _COMPARTMENT_OF_CODE[c.route]
-    start = arrival_times(c, model.tlag)
-    amount = bioavailable_amounts(c, model.f)
-    duration = durations(c, model.f)
+    # Per-subject F or lag make some columns (n_subjects, n_doses) while others stay (n_doses,):
+    # give them one shape so that the events of every subject line up.
+    start, amount, duration = np.broadcast_arrays(
+        arrival_times(c, model.tlag), bioavailable_amounts(c, model.f), durations(c, model.f)
+    )
     infusion = c.infusion
     rate = np.where(infusion, amount / np.where(duration > 0, duration, 1.0), 0.0)
     bolus = np.where(infusion, 0.0, amount)
