@@ -70,7 +70,7 @@ def annotated_curve() -> Figure:
     """The label's IV regimen with its peak, trough and steady-state average, the AUC of one
     interval, and the label's published peak with its SD: the model's peaks are a lower bound."""
     from pkmodel import Regimen, concentration_time, load_params, simulate
-    from pkmodel.analysis.fit import load_targets
+    from pkmodel.analysis.calibration_targets import load_targets
     from pkmodel.interfaces.annotate import observed_points
 
     regimen = Regimen.parse("500 mg IV q12h for 5 days")
