@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
 from pkmodel.drugs.variability import Variability
 from pkmodel.simulation.population import Population
+from pkmodel.simulation.log_histogram import LogHistogram
 from pkmodel.simulation.population_result import PopulationResult
 
 # One compartment, IV bolus: C(t) = D/V exp(-CL/V t).
@@ -22,6 +23,18 @@ BOLUS = Regimen.single(DOSE, route="iv")
 TIMES = np.linspace(0.0, 24.0, 25)
 ORAL = Model(cl=4.0, v1=50.0, q=2.0, v2=30.0, ka=1.5, f=0.8)
 BID = Regimen.parse("500 mg PO bid for 3 days")
+
+
+def bins(histogram):
+    """Every bin that holds a value, by time and absolute bin number, with its count and the
+    level: the histogram whatever room its rows leave beside the values."""
+    rows, cols = np.nonzero(histogram.counts)
+    return histogram.level, rows, histogram.lo[rows] + cols, histogram.counts[rows, cols], histogram.zeros
+
+
+def assert_same_bins(a, b):
+    for x, y in zip(bins(a), bins(b), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def oral_population(n, **kw):
@@ -43,15 +56,23 @@ def test_chunked_and_in_memory_runs_agree_exactly():
     for size in (7, 60):
         streamed = simulate(ORAL, BID, TIMES, population=oral_population(n, chunk_size=size), progress=False)
         assert isinstance(streamed, PopulationResult)
-        for column in ("cmax_mg_L", "cmin_mg_L", "auc_mg_h_L"):
-            np.testing.assert_array_equal(streamed.summary()[column].to_numpy(), expected[column].to_numpy())
+        got_metrics = streamed.summary()
+        assert list(got_metrics.columns) == list(expected.columns)
+        for column in expected.columns:
+            if column != "cmax_mg_L":
+                np.testing.assert_array_equal(got_metrics[column].to_numpy(), expected[column].to_numpy())
+        # Cmax is refined by a minimiser that evaluates the subjects still iterating together, and
+        # the engine's sums over that set may round differently in the last bit (1 ulp seen).
+        np.testing.assert_allclose(got_metrics["cmax_mg_L"], expected["cmax_mg_L"], rtol=4e-16, atol=0)
+        # The curves themselves are identical: the same bins as the in-memory concentrations.
+        assert_same_bins(streamed.histogram, LogHistogram.of(memory.concentration, 1e-3, 10**7))
         # The percentiles are order statistics of the in-memory curves, within the stated rtol.
         exact = np.quantile(memory.concentration, [0.05, 0.5, 0.95], axis=0, method="inverted_cdf")
         got = streamed.quantiles([0.05, 0.5, 0.95])
         np.testing.assert_allclose(got, exact, rtol=streamed.rtol * (1 + 1e-9), atol=0)
     seven = simulate(ORAL, BID, TIMES, population=oral_population(n, chunk_size=7), progress=False)
     sixty = simulate(ORAL, BID, TIMES, population=oral_population(n, chunk_size=60), progress=False)
-    np.testing.assert_array_equal(seven.histogram.counts, sixty.histogram.counts)
+    assert_same_bins(seven.histogram, sixty.histogram)
     np.testing.assert_array_equal(seven.percentiles().to_numpy(), sixty.percentiles().to_numpy())
 
 
@@ -100,8 +121,9 @@ def test_the_dask_cluster_gives_the_local_result_bit_for_bit():
         ) as cluster:
             with distributed.Client(cluster) as client:
                 remote = simulate(ORAL, BID, TIMES, population=pop, progress=False, client=client)
-    np.testing.assert_array_equal(remote.histogram.counts, local.histogram.counts)
-    np.testing.assert_array_equal(remote.histogram.lo, local.histogram.lo)
+    assert_same_bins(remote.histogram, local.histogram)
+    q = np.linspace(0, 1, 101)
+    np.testing.assert_array_equal(remote.quantiles(q), local.quantiles(q))
     np.testing.assert_array_equal(remote.summary().to_numpy(), local.summary().to_numpy())
 
 
@@ -178,3 +200,28 @@ def test_a_population_with_a_patient_or_array_parameters_is_refused():
     with pytest.raises(PKModelError) as err:
         simulate(IV.replace(cl=np.array([1.0, 2.0])), BOLUS, TIMES, population=Population(3))
     assert err.value.field == "model"
+
+
+# --- the percentile histogram ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("budget", [10**6, 60])  # 60 cells over 3 times forces coarser bins
+def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bound(budget):
+    rng = np.random.default_rng(0)
+    values = np.exp(rng.normal(0.0, 1.0, (600, 3)))
+    values[:50, 0] = 0.0  # before a dose: counted apart
+    parts = [LogHistogram.of(values[i : i + 100], 1e-3, budget) for i in range(0, 600, 100)]
+    forward, backward = parts[0], parts[-1]
+    for p in parts[1:]:
+        forward = forward.absorb(p)
+    for p in parts[-2::-1]:
+        backward = backward.merged(p)
+    whole = LogHistogram.of(values, 1e-3, budget)
+    assert_same_bins(forward, backward)
+    assert_same_bins(forward, whole)
+    assert forward.rtol <= 1e-3 if budget == 10**6 else forward.rtol > 1e-3
+    q = np.array([0.0, 0.05, 0.0833, 0.5, 0.95, 1.0])
+    exact = np.quantile(values, q, axis=0, method="inverted_cdf")
+    got = forward.quantiles(q)
+    np.testing.assert_array_less(np.abs(got - exact), forward.rtol * exact + 1e-300)
+    assert got[1, 0] == 0.0  # 5 % of time 0's values are the 50 zeros of 600 (8.3 %)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pkmodel.drugs.streams import RESIDUAL, checked_seed, subject_rng
+from pkmodel.drugs.streams import RESIDUAL, Streams, checked_seed
 from pkmodel.errors import PKModelError
 from pkmodel.model import checked_number
 
@@ -51,6 +51,7 @@ class ResidualError:
             raise PKModelError("concentration", c.shape, "a 2-D array (n_subjects, n_times)")
         seed = checked_seed(seed)
         eps = np.empty_like(c)
+        streams = Streams(seed, RESIDUAL)
         for k in range(c.shape[0]):
-            eps[k] = subject_rng(seed, first_subject + k, RESIDUAL).standard_normal(c.shape[1])
+            eps[k] = streams.rng(first_subject + k).standard_normal(c.shape[1])
         return c + self.sd(c) * eps
