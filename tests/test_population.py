@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
 from pkmodel.drugs.variability import Variability
-from pkmodel.simulation.population import Population
 from pkmodel.simulation.log_histogram import LogHistogram
+from pkmodel.simulation.population import Population
 from pkmodel.simulation.population_result import PopulationResult
 
 # One compartment, IV bolus: C(t) = D/V exp(-CL/V t).
