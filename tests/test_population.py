@@ -217,6 +217,10 @@ def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bo
     for p in parts[-2::-1]:
         backward = backward.merged(p)
     whole = LogHistogram.of(values, 1e-3, budget)
+    counted = LogHistogram.of(values[200:300], 1e-3, budget)
+    for i in (0, 100, 300, 400, 500):  # values beyond the first part's rows, then inside them
+        counted = counted.add(values[i : i + 100])
+    assert_same_bins(counted, whole)
     assert_same_bins(forward, backward)
     assert_same_bins(forward, whole)
     assert forward.rtol <= 1e-3 if budget == 10**6 else forward.rtol > 1e-3

@@ -68,27 +68,30 @@ class LogHistogram:
         """The histogram of ``values`` (n_subjects, n_times) with bins for a relative error of
         at most ``rtol``, coarsened until the counts fit in ``budget`` cells."""
         bits = mantissa_bits(rtol)
-        v = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)  # one row per time
-        t = v.shape[0]
-        positive = v > 0
-        negative = ~positive
-        # Work in place on one integer array: large temporaries cost more than the arithmetic.
-        k = v.view(np.int64) >> (_MANTISSA - bits)  # >= 0 and increasing with the value for v > 0
-        np.putmask(k, negative, np.iinfo(np.int64).max)
-        lo0 = k.min(axis=1)
-        np.putmask(k, negative, -1)
-        hi0 = k.max(axis=1)
-        occupied = hi0 >= 0
-        lo0, hi0 = np.where(occupied, lo0, 0), np.where(occupied, hi0, -1)
+        v, positive = _by_time(values)
+        lo0, hi0 = _range(v, positive, bits)
         level = _level_for(lo0, hi0, 0, budget)
         lo, hi = lo0 >> level, hi0 >> level
         span = _span(lo, hi)
-        k >>= level
-        k -= lo[:, None] - (np.arange(t, dtype=np.int64) * span)[:, None]
-        np.putmask(k, negative, t * span)  # one spare slot for the values <= 0, dropped below
-        counts = np.bincount(k.ravel(), minlength=t * span + 1)[:-1].reshape(t, span).astype(np.int64)
-        zeros = negative.sum(axis=1).astype(np.int64)
+        counts = np.zeros((v.shape[0], span), dtype=np.int64)
+        _count_into(counts.reshape(-1), v, positive, bits, level, lo, span)
+        zeros = (~positive).sum(axis=1).astype(np.int64)
         return cls(bits, level, lo, hi, counts, zeros, v.shape[1], budget)
+
+    def add(self, values: NDArray[np.float64]) -> LogHistogram:
+        """:meth:`merged` with the histogram of ``values`` (n_subjects, n_times), counted straight
+        into this histogram's rows, in place, when they fit there (this histogram must not be used
+        afterwards: a running total)."""
+        v, positive = _by_time(values)
+        low, high = _range(v, positive, self.bits)
+        low, high = low >> self.level, high >> self.level
+        held = high >= low
+        if not np.all(~held | ((self.hi >= self.lo) & (low >= self.lo) & (high <= self.hi))):
+            return self.merged(LogHistogram.of(values, 2.0 ** -(self.bits + 1), self.budget))
+        counts = np.ascontiguousarray(self.counts)
+        _count_into(counts.reshape(-1), v, positive, self.bits, self.level, self.lo, counts.shape[1])
+        zeros = self.zeros + (~positive).sum(axis=1)
+        return LogHistogram(self.bits, self.level, self.lo, self.hi, counts, zeros, self.n + v.shape[1], self.budget)
 
     def coarsened(self, level: int) -> LogHistogram:
         """The same counts in bins of ``level`` (>= this level): neighbouring bins merged."""
@@ -181,6 +184,50 @@ class LogHistogram:
             upper = np.minimum((k + 1) << shift, np.int64(0x7FF0000000000000)).view(np.float64)
             out[i] = np.where(need <= 0, 0.0, lower + (upper - lower) / 2)
         return out
+
+
+def _by_time(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The values with one row per time (n_times, n_subjects), and which are > 0."""
+    v = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
+    return v, v > 0
+
+
+def _bin(v: NDArray[np.float64], bits: int) -> NDArray[np.int64]:
+    """The level-0 bin of positive doubles: the bits of a positive double, read as an integer,
+    grow with its value, and the top ones number the bins."""
+    return v.view(np.int64) >> (_MANTISSA - bits)
+
+
+def _range(
+    v: NDArray[np.float64], positive: NDArray[np.bool_], bits: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Level-0 bins of each row's smallest and largest positive value ((0, -1): none), found
+    from the values themselves (the bin grows with the value), without a bin per value."""
+    smallest = np.min(v, axis=1, where=positive, initial=np.inf)
+    largest = np.max(v, axis=1, initial=0.0)
+    held = largest > 0
+    return np.where(held, _bin(smallest, bits), 0), np.where(held, _bin(largest, bits), -1)
+
+
+def _count_into(
+    flat: NDArray[np.int64],
+    v: NDArray[np.float64],
+    positive: NDArray[np.bool_],
+    bits: int,
+    level: int,
+    lo: NDArray[np.int64],
+    span: int,
+) -> None:
+    """Add one to ``flat`` (rows of ``span`` bins from ``lo`` at ``level``) for each positive
+    value of ``v`` (one row per time)."""
+    k = _bin(v, bits)  # one integer array, then worked in place: large temporaries cost most
+    k >>= level
+    k -= lo[:, None] - (np.arange(k.shape[0], dtype=np.int64) * span)[:, None]
+    # The values <= 0 are counted in cell 0 with the rest (no compaction), then taken out again.
+    non_positive = ~positive
+    np.putmask(k, non_positive, 0)
+    np.add.at(flat, k.reshape(-1), 1)
+    flat[0] -= np.count_nonzero(non_positive)
 
 
 def _union(a: LogHistogram, b: LogHistogram) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -210,13 +210,21 @@ class _Run:
     method: str
 
 
+def _simulation(run: _Run, start: int, stop: int) -> Simulation:
+    return simulate(
+        run.population.model(run.model, start, stop, run.drug),
+        run.regimen,
+        run.times,
+        check_label=False,
+        method=run.method,
+    )
+
+
 def _chunk(run: _Run, start: int, stop: int) -> tuple[int, LogHistogram, pd.DataFrame | None]:
     """Subjects ``start`` to ``stop``: their histogram of concentrations and their metrics."""
-    model = run.population.model(run.model, start, stop, run.drug)
-    sim = simulate(model, run.regimen, run.times, check_label=False, method=run.method)
+    sim = _simulation(run, start, stop)
     hist = LogHistogram.of(sim.concentration, run.population.rtol, HISTOGRAM_CELLS)
-    metrics = sim.summary() if run.population.metrics else None
-    return start, hist, metrics
+    return start, hist, sim.summary() if run.population.metrics else None
 
 
 def simulate_population(
@@ -255,7 +263,10 @@ def simulate_population(
     hist: LogHistogram | None = None
     bar = _Progress(len(bounds), progress)
     for start, part, table in _results(run, bounds, client):
-        hist = part if hist is None else hist.absorb(part)
+        if isinstance(part, LogHistogram):
+            hist = part if hist is None else hist.absorb(part)
+        else:  # a local chunk's concentrations, counted straight into the running total
+            hist = LogHistogram.of(part, population.rtol, HISTOGRAM_CELLS) if hist is None else hist.add(part)
         if table is not None:
             for column in table.columns:
                 metrics.setdefault(column, np.empty(n))[start : start + len(table)] = table[column].to_numpy()
@@ -266,10 +277,12 @@ def simulate_population(
 
 
 def _results(run: _Run, bounds: list[tuple[int, int]], client: Any) -> Any:
-    """Each chunk's result, computed here one after the other or on the cluster as they finish."""
+    """Each chunk's (start, concentrations or histogram, metrics): computed here one after the
+    other, or on the cluster (as histograms) as they finish."""
     if client is None:
         for start, stop in bounds:
-            yield _chunk(run, start, stop)
+            sim = _simulation(run, start, stop)
+            yield start, sim.concentration, sim.summary() if run.population.metrics else None
         return
     from dask.distributed import as_completed
 
