@@ -21,7 +21,12 @@ chunk's :meth:`~pkmodel.Simulation.summary` and the probability of exceeding a l
 ``dask.distributed.Client`` the same chunks run on the cluster; the merged result is bit for bit
 the local one. The curves, hence the percentiles, are identical whatever the chunk size; of the
 metrics, Cmax alone may differ in its last bit between chunk sizes (its refinement evaluates the
-subjects still iterating together, and sums over them may round differently). A tqdm progress bar shows on runs expected to take longer than about 2 s.
+subjects still iterating together, and sums over them may round differently). A tqdm progress
+bar shows on runs expected to take longer than about 2 s.
+
+Memory of a streamed run: one chunk of about ``CHUNK_CELLS`` cells (its curves and the engine's
+work arrays) plus the percentile histogram (at most ``HISTOGRAM_CELLS`` counts) and the metrics
+(a few numbers per subject).
 """
 
 from __future__ import annotations
