@@ -40,7 +40,12 @@ test: lint
 
 # The explorer notebook in JupyterLab under headless Chromium (Debian's package, installed here when
 # missing; playwright only drives it): moves a slider and checks that the figure changed.
-browser-test: $(STAMP)
+# JupyterLab and playwright come from their own lock, constrained to requirements.lock's versions.
+$(VENV)/.browser: $(STAMP) requirements-browser.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements-browser.lock
+	touch $@
+
+browser-test: $(VENV)/.browser
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python tests/browser/explorer_in_jupyterlab.py
 
@@ -58,6 +63,8 @@ test-latest:
 lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --fork-strategy fewest --python-version 3.11 \
 		--generate-hashes --upgrade --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra browser --universal --fork-strategy fewest \
+		--python-version 3.11 --generate-hashes --quiet -c requirements.lock -o requirements-browser.lock
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

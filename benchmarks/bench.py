@@ -557,7 +557,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--only", nargs="*", help="row keys to run (default: all)")
     parser.add_argument("--json", default=str(ROOT / "out" / "bench.json"))
     parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--population", help="issue 10's population rows instead: 100k, 1m or all (long)")
     args = parser.parse_args(argv)
+    if args.population:
+        return population_bench(args.population)
     if args.probe:
         print(json.dumps(probe_child(args.probe)))
         return {}
@@ -651,6 +654,85 @@ def _print(table: list[Row], rounds: int) -> None:
         f"imports: time of the import statement in a fresh interpreter; CLI: wall time of the process.\n"
         f"closed forms vs pkmodel, max relative error: {', '.join(checks) or 'none checked'}"
     )
+
+
+# --- virtual populations (issue 10's benchmark; a section of its own) ------------------------------
+
+
+def population_bench(which: str) -> dict[str, Any]:
+    """Issue 10's population rows, each in a fresh child process (its peak RSS is the whole
+    process's): "100k" = 100,000 subjects, 500 mg oral twice daily for 6 weeks, a 15-minute grid,
+    percentiles only, streamed in chunks on this machine; "1m" = 1,000,000 subjects x 1,000 times
+    through a Dask LocalCluster (2 workers, 1 thread each, in this process); "engine" = the same
+    work held in memory for 2,000 subjects (the engine's throughput, for comparison). Variability:
+    the shipped mildronate [variability] table. Prints subject-points per second side by side."""
+    if which.startswith("child:"):
+        return _population_child(which.removeprefix("child:"))
+    keys = ["engine", "100k", "1m"] if which == "all" else ["engine", which]
+    results = {}
+    for key in keys:
+        out = subprocess.run(
+            [sys.executable, __file__, "--population", f"child:{key}"], capture_output=True, text=True, timeout=3600
+        )
+        if out.returncode != 0:
+            results[key] = {"skipped": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+        else:
+            results[key] = json.loads(out.stdout.strip().splitlines()[-1])
+    print("\npopulation rows (fresh process each; peak mem = whole process peak RSS)")
+    print(f"{'row':<72}{'time':>10}{'points/s':>14}{'peak mem':>11}{'chunk':>9}")
+    for key, r in results.items():
+        if "skipped" in r:
+            print(f"{r.get('label', key):<72}skipped: {r['skipped']}")
+            continue
+        print(
+            f"{r['label']:<72}{r['seconds']:>9.1f}s{r['points_per_s']:>14.3g}{r['peak_mib']:>8,.0f} MiB"
+            f"{r.get('chunk', ''):>9}"
+        )
+    return results
+
+
+def _population_child(key: str) -> dict[str, Any]:
+    from pkmodel import Regimen, load_params, simulate
+    from pkmodel.simulation.population import CHUNK_CELLS, Population
+
+    model = load_params("mildronate")
+    regimen = Regimen.repeated("500 mg", "12 h", over="6 weeks", route="oral")
+    n, times = {"engine": (2_000, None), "100k": (100_000, None), "1m": (1_000_000, 1_000)}[key]
+    grid = np.arange(0.0, 6 * 7 * 24 + 0.25, 0.25) if times is None else np.linspace(0.0, 6 * 7 * 24, times)
+    client = None
+    if key == "1m":
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
+    population = Population(n, "mildronate", seed=SEED, metrics=False)
+    chunk = CHUNK_CELLS // (len(grid) + len(regimen.doses))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        started = time.perf_counter()
+        result = simulate(model, regimen, grid, population=population, progress=False, client=client)
+        if key == "engine":
+            result.concentration  # noqa: B018 (the work being timed)
+        else:
+            result.percentiles((5, 50, 95))
+        seconds = time.perf_counter() - started
+    if client is not None:
+        client.close()
+        cluster.close()
+    label = {
+        "engine": f"engine in memory: {n:,} subjects x {len(grid):,} times",
+        "100k": f"population streamed: {n:,} subjects x {len(grid):,} times",
+        "1m": f"population on LocalCluster(2x1): {n:,} subjects x {len(grid):,} times",
+    }[key]
+    report = {
+        "label": label,
+        "seconds": seconds,
+        "points_per_s": n * len(grid) / seconds,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "chunk": "" if key == "engine" else chunk,
+    }
+    print(json.dumps(report))
+    return report
 
 
 if __name__ == "__main__":

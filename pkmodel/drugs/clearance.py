@@ -1,6 +1,7 @@
 """How the patient changes the model: the patient's renal function and category, and the scaling
 of clearance. :func:`apply_patient` turns a reference :class:`~pkmodel.model.Model` into that
-patient's model by scaling clearance only:
+patient's model by the covariate effects its drug file declares (:mod:`pkmodel.drugs.covariate_model`);
+for mildronate that scales clearance only, by a ``pathways`` effect:
 
     CL_patient = CL · [(1 − fe) · f_hepatic + fe · CrCL / CrCL_ref]
 
@@ -24,7 +25,7 @@ from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import Drug, PopulationFactors, factors_of
 from pkmodel.drugs.renal import cockcroft_gault
 from pkmodel.errors import PKModelError
-from pkmodel.model import Model, Value, format_value, to_value
+from pkmodel.model import Model, Value, format_value
 
 # --- renal function ---------------------------------------------------------------------------
 
@@ -98,38 +99,55 @@ def renal_index(patient: Patient | None, f: PopulationFactors) -> Any:
 # --- clearance ----------------------------------------------------------------------------------
 
 
-def clearance_scale(patient: Patient | None, factors: PopulationFactors | Drug | None) -> Value:
-    """CL_patient / CL_reference = (1 − fe) · f_hepatic + fe · CrCL / CrCL_ref.
+def patient_covariates(patient: Patient, factors: PopulationFactors | Drug | None) -> dict[str, Any]:
+    """The covariates of ``patient`` by name, as covariate effects read them
+    (:mod:`pkmodel.drugs.covariate_model`): age, weight, sex, serum_creatinine, child_pugh as given
+    (None when not known) and crcl, the renal function of :func:`renal_function`."""
+    return {
+        "age": patient.age,
+        "weight": patient.weight,
+        "sex": patient.sex,
+        "serum_creatinine": patient.serum_creatinine,
+        "crcl": renal_function(patient, factors),
+        "child_pugh": patient.child_pugh,
+    }
 
-    Computed as 1 + (1 − fe)(f_hepatic − 1) + fe (CrCL/CrCL_ref − 1), the same number written so
+
+def clearance_scale(patient: Patient | None, factors: PopulationFactors | Drug | None) -> Value:
+    """CL_patient / CL_reference: the drug's covariate effects on CL for this patient. For a drug
+    file declaring the renal/hepatic pathways (as mildronate's does) that is
+
+        (1 − fe) · f_hepatic + fe · CrCL / CrCL_ref,
+
+    computed as 1 + (1 − fe)(f_hepatic − 1) + fe (CrCL/CrCL_ref − 1), the same number written so
     that the reference adult gets exactly 1.0. A scalar, or an array for array covariates.
     ``factors``: the drug's population factors (or the drug, see :data:`Drug`).
     """
     if patient is None:
         return 1.0
     f = factors_of(factors, "clearance_scale")
-    crcl = np.asarray(renal_function(patient, f), dtype=float)
-    hepatic = 1.0 if patient.child_pugh is None else f.hepatic[patient.child_pugh]
-    scale = 1.0 + (1.0 - f.fe) * (hepatic - 1.0) + f.fe * (crcl / f.crcl_reference - 1.0)
-    return to_value(scale)
+    return f.effects.factor("cl", patient_covariates(patient, f))
 
 
 def apply_patient(model: Model, patient: Patient | None, factors: PopulationFactors | Drug | None = None) -> Model:
-    """The patient's model: ``model`` (the reference adult) with CL multiplied by
-    :func:`clearance_scale`; every other parameter unchanged. ``patient=None`` returns ``model``.
-    ``factors``: the population factors, by default those of the model's own population file.
-    Array parameters and array covariates broadcast (one subject per element)."""
+    """The patient's model: ``model`` (the reference adult) with the drug's covariate effects
+    applied (for mildronate: CL multiplied by :func:`clearance_scale`, every other parameter
+    unchanged). ``patient=None`` returns ``model``. ``factors``: the population factors, by
+    default those of the model's own population file. Array parameters and array covariates
+    broadcast (one subject per element)."""
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
     if patient is None:
         return model
     if not isinstance(patient, Patient):
         raise PKModelError("patient", type(patient).__name__, "expected a pkmodel.Patient or None")
-    scale = clearance_scale(patient, model if factors is None else factors)
-    if np.ndim(scale) == 1 and model.n_subjects not in (None, np.size(scale)):
+    f = factors_of(model if factors is None else factors, "apply_patient")
+    covariates = patient_covariates(patient, f)
+    n = patient.n_subjects
+    if n is not None and model.n_subjects not in (None, n):
         raise PKModelError(
             "patient",
-            f"{np.size(scale)} subjects",
+            f"{n} subjects",
             f"the model has {model.n_subjects} subjects: one patient value each",
         )
-    return model.replace(cl=to_value(np.asarray(model.cl, dtype=float) * np.asarray(scale)))
+    return f.effects.apply(model, covariates)

@@ -23,6 +23,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from pkmodel.drugs.covariate_model import CovariateModel, effects_from_toml
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
 from pkmodel.drugs.renal import CRCL_RANGE
 from pkmodel.errors import PKModelError
@@ -57,7 +58,10 @@ class PopulationFactors:
     ``hepatic``: Child–Pugh class -> factor on non-renal clearance; ``categories``: the renal
     categories, mildest first; ``dose_steps``: route -> dose rounding step (mg);
     ``exposure_bounds``: (low, high) ratio a rounded dose may reach; ``max_interval``: h;
-    ``sources``: entry -> "basis: source" for every value read.
+    ``sources``: entry -> "basis: source" for every value read; ``effects``: the file's covariate
+    effects (``[[effects]]``, :mod:`pkmodel.drugs.covariate_model`), whose numbers may name the
+    entries above (``"clearance.fe"``) and then follow their overrides: the clearance model is
+    one of them.
     """
 
     fe: float
@@ -68,6 +72,7 @@ class PopulationFactors:
     exposure_bounds: tuple[float, float]
     max_interval: float
     sources: Mapping[str, str]
+    effects: CovariateModel = CovariateModel()
 
     def category(self, name: str) -> RenalCategory:
         return self.categories[RENAL_CATEGORIES.index(name)]
@@ -259,6 +264,18 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
     max_interval = checked_number(
         overrides.get("max_interval", take("dosing", "max_interval")), "max_interval", **_POSITIVE
     )
+    resolved = {"clearance.fe": fe, "clearance.crcl_reference": ref, "hepatic.child_pugh": MappingProxyType(hepatic)}
+
+    def lookup(name: str) -> Any:
+        if name in resolved:
+            return resolved[name]
+        node = _entry(doc, *name.split("."))
+        sources[name] = f"{node.get('basis', 'unstated')}: {node.get('source', '')}"
+        return node["value"]
+
+    if "effects" not in doc:
+        raise PKModelError("effects", None, "missing from the population file: the covariate effects ([[effects]])")
+    effects = effects_from_toml(doc["effects"], lookup)
     return PopulationFactors(
         fe=fe,
         crcl_reference=ref,
@@ -268,4 +285,5 @@ def _factors(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Population
         exposure_bounds=(float(bounds[0]), float(bounds[1])),
         max_interval=max_interval,
         sources=MappingProxyType(sources),
+        effects=effects,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
 from pkmodel.simulation import exposure
 from pkmodel.units import parse_quantity
+
+if TYPE_CHECKING:  # population.py imports this module; simulate() imports it when it is given one
+    from pkmodel.simulation.population import Population
+    from pkmodel.simulation.population_result import PopulationResult
 
 __all__ = ["METHODS", "Simulation", "default_times", "simulate"]
 
@@ -375,6 +379,7 @@ def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
     return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
+@overload
 def simulate(
     model: Model,
     regimen: Regimen,
@@ -384,7 +389,41 @@ def simulate(
     factors: PopulationFactors | None = None,
     check_label: bool = True,
     method: str = "auto",
-) -> Simulation:
+    population: None = None,
+    progress: bool | None = None,
+    client: Any = None,
+) -> Simulation: ...
+
+
+@overload
+def simulate(
+    model: Model,
+    regimen: Regimen,
+    times: Sequence[float] | np.ndarray | None = None,
+    *,
+    patient: Patient | None = None,
+    factors: PopulationFactors | None = None,
+    check_label: bool = True,
+    method: str = "auto",
+    population: Population,
+    progress: bool | None = None,
+    client: Any = None,
+) -> Simulation | PopulationResult: ...
+
+
+def simulate(
+    model: Model,
+    regimen: Regimen,
+    times: Sequence[float] | np.ndarray | None = None,
+    *,
+    patient: Patient | None = None,
+    factors: PopulationFactors | None = None,
+    check_label: bool = True,
+    method: str = "auto",
+    population: Population | None = None,
+    progress: bool | None = None,
+    client: Any = None,
+) -> Simulation | PopulationResult:
     """Simulate ``regimen`` in ``model``; the one front door of pkmodel.
 
     ``model``: a :class:`Model` (array parameters give one subject per element);
@@ -398,7 +437,19 @@ def simulate(
     ``check_label=False`` skips that for regimens that are not prescriptions (published study
     doses to match, trial doses while searching). Returns a :class:`Simulation` whose
     ``concentration`` is in mg/L.
+
+    ``population``: a :class:`pkmodel.simulation.population.Population` to simulate instead of
+    one subject: per-subject curves (a Simulation) when they fit in memory, else a
+    :class:`~pkmodel.simulation.population_result.PopulationResult` streamed in chunks, with a
+    progress bar on long runs (``progress``) and on a Dask cluster with ``client``.
     """
+    if population is not None or progress is not None or client is not None:
+        from pkmodel.simulation.population import simulate_population
+
+        return simulate_population(
+            model, regimen, times, population, patient=patient, factors=factors, check_label=check_label,
+            method=method, progress=progress, client=client,
+        )
     if not isinstance(model, Model):
         raise PKModelError("model", type(model).__name__, "expected a pkmodel.Model")
     if not isinstance(regimen, Regimen):
