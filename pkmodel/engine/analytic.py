@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from pkmodel.engine.kinetics import CENTRAL, DEPOT, N_STATES, PERIPHERAL, Kinetics, StepCache, transfer_matrix
-from pkmodel.engine.propagation import Events, EventStates, event_integrals, event_states, last_event_index, propagate
+from pkmodel.engine.propagation import (
+    Events,
+    EventStates,
+    apply_propagators,
+    event_integrals,
+    event_states,
+    last_event_index,
+    propagate,
+)
 
 __all__ = [
     "CENTRAL",
@@ -81,7 +89,7 @@ _CELLS_PER_CHUNK = 1 << 18
 # Output cells per subject block of the grid driver: its response table (3 doubles a cell) and
 # its output stay within a core's cache.
 _CELLS_PER_BLOCK = 1 << 14
-_MAX_WIDTH = 4096
+_MAX_WIDTH = 8192
 
 
 def uniform_step(times: np.ndarray) -> float | None:
@@ -92,8 +100,13 @@ def uniform_step(times: np.ndarray) -> float | None:
     step = span / (len(times) - 1)
     if step <= 0:
         return None
-    deviation = np.max(np.abs(times - (times[0] + step * np.arange(len(times)))))
-    return step if deviation <= 1e-12 * max(1.0, abs(times[-1])) else None
+    # In place: one array, four passes (this runs on every evaluation of a grid).
+    deviation = np.arange(len(times), dtype=float)
+    deviation *= step
+    deviation += times[0]
+    deviation -= times
+    worst = max(float(deviation.max()), -float(deviation.min()))
+    return step if worst <= 1e-12 * max(1.0, abs(times[-1])) else None
 
 
 def _evaluate_direct(
@@ -152,7 +165,10 @@ def _evaluate_grid(
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
     out = np.zeros((n_obs, n, n_t))
     last = last_event_index(es.time[:1], times)[0]
-    starts = [j for j in range(n_t) if last[j] >= 0 and (j == 0 or last[j] != last[j - 1])]
+    # A run starts at every output whose last event differs from the previous output's.
+    changed = np.ones(n_t, dtype=bool)
+    changed[1:] = last[1:] != last[:-1]
+    starts = np.flatnonzero(changed & (last >= 0)).tolist()
     if not starts:
         return out
     runs = list(zip(starts, starts[1:] + [n_t], strict=True))
@@ -161,19 +177,27 @@ def _evaluate_grid(
     width = max(1, min(longest, max(_BLOCK, _CELLS_PER_BLOCK // n), _MAX_WIDTH))
     per_block = max(1, _CELLS_PER_BLOCK // width)
     offsets = step * np.arange(width)
-    event_time = es.time[0]
+    run_event = last[starts]
+    # From each run's event to the run's first output (h): one propagator per run and subject.
+    run_step = times[starts] - es.time[0, run_event]
+    run_infuses = np.any(es.rates[:, :, run_event] != 0, axis=(0, 1)).tolist() if es.has_rates else [False] * len(runs)
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
         sub = Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
         response, rate_response = _stretch_responses(sub, offsets, weights[:, :, who], sources, es.has_rates)
         # The sources that reach each observable (a depot amount is fed by the depot alone).
         feeds = [[s for s in range(N_STATES) if np.any(response[k, s])] or [CENTRAL] for k in range(n_obs)]
+        run_rates = es.rates[:, who][:, :, run_event]  # (3, n_block, n_runs)
+        run_states = apply_propagators(
+            transfer_matrix(sub.reshaped((-1, 1)), run_step[None, :], sources),
+            transfer_matrix(sub.reshaped((-1, 1)), run_step[None, :], sources, 1) if es.has_rates else None,
+            es.state[:, who][:, :, run_event],
+            run_rates if es.has_rates else None,
+        )
         steps = StepCache(sub, sources)
-        for a, z in runs:
-            e = int(last[a])
-            rates = es.rates[:, who, e]
-            infusing = rates if rate_response is not None and np.any(rates) else None
-            state = steps.propagate(es.state[:, who, e], infusing, float(times[a] - event_time[e]))
+        for r, (a, z) in enumerate(runs):
+            infusing = run_rates[:, :, r] if run_infuses[r] else None
+            state = run_states[:, :, r]
             for b in range(a, z, width):
                 if b > a:
                     state = steps.propagate(state, infusing, width * step)

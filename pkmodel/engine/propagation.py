@@ -18,10 +18,13 @@ import numpy as np
 from pkmodel.engine.kinetics import CENTRAL, N_STATES, PERIPHERAL, Kinetics, StepCache, transfer_matrix
 
 
-def _apply(phi: np.ndarray, gamma: np.ndarray, state: np.ndarray, rates: np.ndarray | None) -> np.ndarray:
-    """Phi state + Gamma rates, with the leading axis of length 3 and anything after it."""
+def apply_propagators(
+    phi: np.ndarray, gamma: np.ndarray | None, state: np.ndarray, rates: np.ndarray | None
+) -> np.ndarray:
+    """Phi state + Gamma rates (None: no infusion), with the leading axis of length 3 and
+    anything after it."""
     out = np.einsum("ts...,s...->t...", phi, state)
-    if rates is not None:
+    if rates is not None and gamma is not None:
         out += np.einsum("ts...,s...->t...", gamma, rates)
     return out
 
@@ -46,7 +49,7 @@ def propagate(
     phi = transfer_matrix(kin, h, sources, extra_zeros=k)
     infusing = np.any(rates)
     gamma = transfer_matrix(kin, h, sources, extra_zeros=k + 1) if infusing else phi
-    out = _apply(phi, gamma, state, rates if infusing else None)
+    out = apply_propagators(phi, gamma, state, rates if infusing else None)
     if weights is None:
         return out
     return np.einsum("t...,t...->...", weights, out)

@@ -115,6 +115,10 @@ def _times(times: Any) -> np.ndarray:
         raise PKModelError(
             "times", f"{arr.size} times", f"at most {MAX_TIMES} output times (limits.MAX_TIMES): use a coarser grid"
         )
+    # The common case in three passes without temporaries of the input's size (a NaN fails both
+    # comparisons); the checks below find what is wrong otherwise.
+    if arr.min() >= 0 and arr.max() <= MAX_TIME_H and (arr.size < 2 or np.all(arr[1:] >= arr[:-1])):
+        return arr
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         bad = arr[~(np.isfinite(arr) & (arr >= 0))][0]
         raise PKModelError("times", float(bad), "times must be finite and >= 0 h")
