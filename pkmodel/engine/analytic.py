@@ -186,7 +186,7 @@ def _evaluate_grid(
         sub = Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
         response, rate_response = _stretch_responses(sub, offsets, weights[:, :, who], sources, es.has_rates)
         # The sources that reach each observable (a depot amount is fed by the depot alone).
-        feeds = [[s for s in range(N_STATES) if np.any(response[k, s])] or [CENTRAL] for k in range(n_obs)]
+        feeds = [[s for s in range(N_STATES) if np.any(response[k, :, s])] or [CENTRAL] for k in range(n_obs)]
         run_rates = es.rates[:, who][:, :, run_event]  # (3, n_block, n_runs)
         run_states = apply_propagators(
             transfer_matrix(sub.reshaped((-1, 1)), run_step[None, :], sources),
@@ -206,11 +206,11 @@ def _evaluate_grid(
                     view = out[k, who, b : b + w]
                     src = feeds[k]
                     if len(src) == 1:  # e.g. the depot: fed by itself alone
-                        np.multiply(response[k, src[0], :, :w], state[src[0], :, None], out=view)
+                        np.multiply(response[k, :, src[0], :w], state[src[0], :, None], out=view)
                     else:
-                        np.einsum("sn,snr->nr", state[src], response[k, src, :, :w], out=view)
+                        np.matmul(state.T[:, None, :], response[k, :, :, :w], out=view[:, None, :])
                     if infusing is not None and rate_response is not None:
-                        view += np.einsum("sn,snr->nr", infusing, rate_response[k, :, :, :w])
+                        view += np.matmul(infusing.T[:, None, :], rate_response[k, :, :, :w])[:, 0, :]
     return out
 
 
@@ -219,12 +219,13 @@ def _stretch_responses(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Weighted responses at ``offsets`` (h) after a stretch start, per subject.
 
-    ``response[k, s, n, r]`` = sum_t w_kt Phi(offset_r)[t, s] (to a unit amount in source s) and
+    ``response[k, n, s, r]`` = sum_t w_kt Phi(offset_r)[t, s] (to a unit amount in source s) and
     ``rate_response`` the same with Gamma (to a unit rate; None without infusions), each of shape
-    (n_observables, 3, n_subjects, n_offsets), every entry from the closed form at its offset."""
+    (n_observables, n_subjects, 3, n_offsets), every entry from the closed form at its offset:
+    a subject's block is the (3 x n_offsets) matrix that its state (1 x 3) multiplies."""
     n = kin.k10.shape[0]
     grid = kin.reshaped((n, 1))
-    response = np.einsum("ktn,tsnr->ksnr", weights, transfer_matrix(grid, offsets[None, :], sources))
+    response = np.einsum("ktn,tsnr->knsr", weights, transfer_matrix(grid, offsets[None, :], sources))
     if not with_rates:
         return response, None
-    return response, np.einsum("ktn,tsnr->ksnr", weights, transfer_matrix(grid, offsets[None, :], sources, 1))
+    return response, np.einsum("ktn,tsnr->knsr", weights, transfer_matrix(grid, offsets[None, :], sources, 1))
