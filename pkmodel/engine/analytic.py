@@ -90,6 +90,7 @@ _CELLS_PER_CHUNK = 1 << 18
 # its output stay within a core's cache.
 _CELLS_PER_BLOCK = 1 << 14
 _MAX_WIDTH = 8192
+_MATMUL_WIDTH = 32  # stretches at least this wide: one batched matmul, else one einsum
 
 
 def uniform_step(times: np.ndarray) -> float | None:
@@ -180,6 +181,8 @@ def _evaluate_grid(
     run_event = last[starts]
     # From each run's event to the run's first output (h): one propagator per run and subject.
     run_step = times[starts] - es.time[0, run_event]
+    # A regular regimen on a regular grid repeats a few such steps: one propagator per distinct step.
+    distinct_step, run_kind = np.unique(run_step, return_inverse=True)
     run_infuses = np.any(es.rates[:, :, run_event] != 0, axis=(0, 1)).tolist() if es.has_rates else [False] * len(runs)
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
@@ -188,9 +191,10 @@ def _evaluate_grid(
         # The sources that reach each observable (a depot amount is fed by the depot alone).
         feeds = [[s for s in range(N_STATES) if np.any(response[k, :, s])] or [CENTRAL] for k in range(n_obs)]
         run_rates = es.rates[:, who][:, :, run_event]  # (3, n_block, n_runs)
+        grid_kin = sub.reshaped((-1, 1))
         run_states = apply_propagators(
-            transfer_matrix(sub.reshaped((-1, 1)), run_step[None, :], sources),
-            transfer_matrix(sub.reshaped((-1, 1)), run_step[None, :], sources, 1) if es.has_rates else None,
+            transfer_matrix(grid_kin, distinct_step[None, :], sources)[..., run_kind],
+            transfer_matrix(grid_kin, distinct_step[None, :], sources, 1)[..., run_kind] if es.has_rates else None,
             es.state[:, who][:, :, run_event],
             run_rates if es.has_rates else None,
         )
@@ -207,8 +211,10 @@ def _evaluate_grid(
                     src = feeds[k]
                     if len(src) == 1:  # e.g. the depot: fed by itself alone
                         np.multiply(response[k, :, src[0], :w], state[src[0], :, None], out=view)
-                    else:
+                    elif w >= _MATMUL_WIDTH:
                         np.matmul(state.T[:, None, :], response[k, :, :, :w], out=view[:, None, :])
+                    else:  # a matmul per subject of a few columns costs more than it computes
+                        np.einsum("sn,nsr->nr", state, response[k, :, :, :w], out=view)
                     if infusing is not None and rate_response is not None:
                         view += np.matmul(infusing.T[:, None, :], rate_response[k, :, :, :w])[:, 0, :]
     return out
