@@ -38,7 +38,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pkmodel.dosing import events
+from pkmodel.dosing.events import regimen_events
+from pkmodel.dosing.regimen import Regimen
 from pkmodel.engine.curve import Curve
+from pkmodel.model import Model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +72,60 @@ class Inputs:
     period: tuple[float, float, float] | None
     steady_exposure: np.ndarray
     trough_time: float | None = None
+
+
+def inputs(model: Model, regimen: Regimen, times: np.ndarray, concentration: np.ndarray, curve: Curve) -> Inputs:
+    """The :class:`Inputs` of a simulation of ``regimen`` in ``model`` on ``times`` (h), whose
+    concentration (mg/L) on that grid is ``concentration`` and everywhere ``curve``."""
+    n = concentration.shape[0]
+    start, end = float(times[0]), float(times[-1])
+    dose_times = regimen.dose_times
+    window = _last_full_period(regimen, start, end)
+    period = None if window is None else (float(dose_times[0]), window[0], window[1])
+    first_period = None
+    if period is not None:
+        tau = period[2]
+        doses = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
+        first_period = Curve(curve.kin, regimen_events(model, doses, n), curve.weights)
+    # The trough is taken before the last dose inside the window (not before the first dose).
+    later = dose_times[(dose_times > max(start, dose_times[0])) & (dose_times <= end)]
+    in_last = tuple(d for d in regimen.doses if window is not None and window[0] <= d.time < window[0] + window[1])
+    return Inputs(
+        times=times,
+        concentration=concentration,
+        curve=curve,
+        first_period=first_period,
+        dose_times=dose_times,
+        period=period,
+        steady_exposure=_exposure(model, in_last or regimen.doses[:1], n),
+        trough_time=float(later[-1]) if later.size else None,
+    )
+
+
+def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float, float] | None:
+    """(start, tau) in h of the last full period of ``regimen`` inside the window [start, end]:
+    the last dose whose following interval ends within the window gives the period's end, which
+    starts at the earliest dose within one interval before it (as :meth:`Regimen.last_period`
+    does for the whole regimen). None without an interval or without a full period inside."""
+    tau = regimen.interval
+    if tau is None:
+        return None
+    dose_times = regimen.dose_times
+    # A rounding residue must not push a period that ends exactly at the last output time out.
+    slack = 1e-9 * max(1.0, end)
+    fits = dose_times[(dose_times >= start) & (dose_times + tau <= end + slack)]
+    if fits.size == 0:
+        return None
+    last = fits[-1]
+    first = float(dose_times[(dose_times > last - tau) & (dose_times >= start)].min())
+    return first, float(tau)
+
+
+def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
+    """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
+    linear kinetics is also their AUC over one period at steady state."""
+    total = events.bioavailable_amounts(doses, model.f).sum(axis=-1)
+    return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
 def summarise(inp: Inputs) -> pd.DataFrame:

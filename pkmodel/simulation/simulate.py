@@ -331,49 +331,13 @@ class Simulation:
         return exposure.summarise(self._exposure_inputs())
 
     def _exposure_inputs(self) -> exposure.Inputs:
-        regimen = self.regimen
-        start, end = float(self.times[0]), float(self.times[-1])
-        dose_times = regimen.dose_times
-        window = _last_full_period(regimen, start, end)
-        period = None if window is None else (float(dose_times[0]), window[0], window[1])
-        curve = Curve(self._kin, self._events, self._conc_weights, self._states)
-        first_period = None
-        if period is not None:
-            tau = period[2]
-            doses = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
-            first_period = Curve(self._kin, regimen_events(self.model, doses, self.n_subjects), self._conc_weights)
-        # The trough is taken before the last dose inside the window (not before the first dose).
-        later = dose_times[(dose_times > max(start, dose_times[0])) & (dose_times <= end)]
-        in_last = tuple(d for d in regimen.doses if window is not None and window[0] <= d.time < window[0] + window[1])
-        return exposure.Inputs(
-            times=self.times,
-            concentration=self.concentration,
-            curve=curve,
-            first_period=first_period,
-            dose_times=dose_times,
-            period=period,
-            steady_exposure=_exposure(self.model, in_last or regimen.doses[:1], self.n_subjects),
-            trough_time=float(later[-1]) if later.size else None,
+        return exposure.inputs(
+            self.model,
+            self.regimen,
+            self.times,
+            self.concentration,
+            Curve(self._kin, self._events, self._conc_weights, self._states),
         )
-
-
-def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float, float] | None:
-    """(start, tau) in h of the last full period of ``regimen`` inside the window [start, end]:
-    the last dose whose following interval ends within the window gives the period's end, which
-    starts at the earliest dose within one interval before it (as :meth:`Regimen.last_period`
-    does for the whole regimen). None without an interval or without a full period inside."""
-    tau = regimen.interval
-    if tau is None:
-        return None
-    times = regimen.dose_times
-    # A rounding residue must not push a period that ends exactly at the last output time out.
-    slack = 1e-9 * max(1.0, end)
-    fits = times[(times >= start) & (times + tau <= end + slack)]
-    if fits.size == 0:
-        return None
-    last = fits[-1]
-    first = float(times[(times > last - tau) & (times >= start)].min())
-    return first, float(tau)
 
 
 def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray:
@@ -385,13 +349,6 @@ def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray
     else:
         w[compartment] = 1.0
     return w
-
-
-def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
-    """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
-    linear kinetics is also their AUC over one period at steady state."""
-    total = events.bioavailable_amounts(doses, model.f).sum(axis=-1)
-    return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
 def simulate(
