@@ -186,18 +186,22 @@ def _evaluate_grid(
     run_infuses = np.any(es.rates[:, :, run_event] != 0, axis=(0, 1)).tolist() if es.has_rates else [False] * len(runs)
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
-        sub = Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
+        # One block: the caller's Kinetics, whose eigenvalues are computed already.
+        sub = kin if per_block >= n else Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
         response, rate_response = _stretch_responses(sub, offsets, weights[:, :, who], sources, es.has_rates)
         # The sources that reach each observable (a depot amount is fed by the depot alone).
         feeds = [[s for s in range(N_STATES) if np.any(response[k, :, s])] or [CENTRAL] for k in range(n_obs)]
         run_rates = es.rates[:, who][:, :, run_event]  # (3, n_block, n_runs)
         grid_kin = sub.reshaped((-1, 1))
-        run_states = apply_propagators(
-            transfer_matrix(grid_kin, distinct_step[None, :], sources)[..., run_kind],
-            transfer_matrix(grid_kin, distinct_step[None, :], sources, 1)[..., run_kind] if es.has_rates else None,
-            es.state[:, who][:, :, run_event],
-            run_rates if es.has_rates else None,
-        )
+        if not np.any(distinct_step):  # every run starts at its event (doses on grid points)
+            run_states = es.state[:, who][:, :, run_event]
+        else:
+            run_states = apply_propagators(
+                transfer_matrix(grid_kin, distinct_step[None, :], sources)[..., run_kind],
+                transfer_matrix(grid_kin, distinct_step[None, :], sources, 1)[..., run_kind] if es.has_rates else None,
+                es.state[:, who][:, :, run_event],
+                run_rates if es.has_rates else None,
+            )
         steps = StepCache(sub, sources)
         for r, (a, z) in enumerate(runs):
             infusing = run_rates[:, :, r] if run_infuses[r] else None
