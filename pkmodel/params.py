@@ -23,8 +23,10 @@ is named in code, so adding or switching drugs is a change of files only.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -55,9 +57,11 @@ class Parameter:
     source: str | None
 
 
+@lru_cache(maxsize=1)
 def data_dir() -> Any:
     """The shipped ``params/`` folder: packaged as ``pkmodel.data`` in a built wheel, and read in
-    place from a source checkout (where an editable install leaves it outside the package)."""
+    place from a source checkout (where an editable install leaves it outside the package).
+    Looked up once: the failed import of ``pkmodel.data`` in a checkout costs a millisecond."""
     try:
         return resources.files("pkmodel.data")
     except ModuleNotFoundError:
@@ -85,10 +89,25 @@ def read_toml(path: Any, field: str, what: str = "a TOML file") -> dict[str, Any
         raise PKModelError(field, shown, f"not valid TOML ({err})") from None
 
 
-def _tomls() -> list[tuple[str, dict[str, Any]]]:
-    """(name, document) of every TOML file shipped in ``data_dir()``."""
+def _tomls() -> list[tuple[str, frozenset[str]]]:
+    """(name, top-level tables) of every TOML file shipped in ``data_dir()``. Each file is parsed
+    again only when it changes (its mtime): every simulation of a model with a population file
+    asks which files are population files."""
     files = sorted((p for p in data_dir().iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
-    return [(p.name.removesuffix(".toml"), read_toml(p, "params")) for p in files]
+    return [(p.name.removesuffix(".toml"), _tables(p)) for p in files]
+
+
+def _tables(path: Any) -> frozenset[str]:
+    try:
+        version = os.stat(str(path)).st_mtime_ns
+    except OSError:
+        return frozenset(read_toml(path, "params"))
+    return _tables_of_version(path, version)
+
+
+@lru_cache(maxsize=64)
+def _tables_of_version(path: Any, version: int) -> frozenset[str]:
+    return frozenset(read_toml(path, "params"))
 
 
 def shipped() -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from pkmodel import Model, PKModelError, Regimen, simulate
 from pkmodel.dosing import events
 from pkmodel.dosing.dose import Dose
-from pkmodel.engine.analytic import Events, _rates_after_events
+from pkmodel.engine.propagation import Events, _rates_after_events
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
 from pkmodel.simulation.simulate import Simulation, default_times
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pkmodel.engine.analytic import N_STATES, Kinetics, transfer_matrix
+from pkmodel.engine.kinetics import N_STATES, Kinetics, transfer_matrix
 
 
 @dataclass(frozen=True)

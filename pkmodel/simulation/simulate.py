@@ -21,7 +21,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import pandas as pd
 
 from pkmodel.dosing import events
 from pkmodel.dosing.events import regimen_events
@@ -32,6 +31,8 @@ from pkmodel.drugs.label import load_label_rules
 from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import PopulationFactors, load_population_factors
 from pkmodel.engine.analytic import CENTRAL, DEPOT, PERIPHERAL, Events, Kinetics, evaluate, uniform_step
+from pkmodel.engine.curve import Curve
+from pkmodel.engine.propagation import EventStates, event_states
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_CELLS, MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
@@ -39,6 +40,8 @@ from pkmodel.simulation import exposure
 from pkmodel.units import parse_quantity
 
 if TYPE_CHECKING:  # population.py imports this module; simulate() imports it when it is given one
+    import pandas as pd
+
     from pkmodel.simulation.population import Population
     from pkmodel.simulation.population_result import PopulationResult
 
@@ -115,6 +118,10 @@ def _times(times: Any) -> np.ndarray:
         raise PKModelError(
             "times", f"{arr.size} times", f"at most {MAX_TIMES} output times (limits.MAX_TIMES): use a coarser grid"
         )
+    # The common case in three passes without temporaries of the input's size (a NaN fails both
+    # comparisons); the checks below find what is wrong otherwise.
+    if arr.min() >= 0 and arr.max() <= MAX_TIME_H and (arr.size < 2 or np.all(arr[1:] >= arr[:-1])):
+        return arr
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         bad = arr[~(np.isfinite(arr) & (arr >= 0))][0]
         raise PKModelError("times", float(bad), "times must be finite and >= 0 h")
@@ -188,7 +195,8 @@ class Simulation:
     """Result of :func:`simulate`.
 
     Attributes: ``model``, ``regimen``, ``times`` (h, shape (n_times,)), ``concentration``
-    (mg/L, shape (n_subjects, n_times); one row for a single subject), ``n_subjects``.
+    (mg/L, shape (n_subjects, n_times); one row for a single subject; C-contiguous, so a
+    subject's row is contiguous and ``concentration.ravel()`` is a view), ``n_subjects``.
     Nothing is computed until a result is asked for; ``concentration`` is computed once, on
     first use.
     """
@@ -209,6 +217,11 @@ class Simulation:
         return regimen_events(self.model, self.regimen, self.n_subjects)
 
     @cached_property
+    def _states(self) -> EventStates:
+        """The state of every subject just after each dose event, shared by every evaluation."""
+        return event_states(self._kin, self._events, self.n_subjects)
+
+    @cached_property
     def _conc_weights(self) -> np.ndarray:
         return _weights(self.model, self.n_subjects)
 
@@ -220,7 +233,9 @@ class Simulation:
                 "method", "grid", "the grid driver needs dose events shared by all subjects (no per-subject F or "
                 "lag on oral doses): use 'auto' or 'direct'"
             )
-        return evaluate(self._kin, self._events, self.times, self._conc_weights, method=self._method)
+        return evaluate(
+            self._kin, self._events, self.times, self._conc_weights, method=self._method, states=self._states
+        )
 
     def __repr__(self) -> str:
         who = f"{self.n_subjects} subjects" if self.n_subjects > 1 else "1 subject"
@@ -255,45 +270,59 @@ class Simulation:
         gives the value just before a dose given at exactly that time."""
         t = _times(times)
         _check_cells(self.n_subjects, len(t), events.event_count(self.model, self.regimen))
-        return evaluate(self._kin, self._events, t, self._conc_weights, left=left)
+        return evaluate(self._kin, self._events, t, self._conc_weights, left=left, states=self._states)
 
     def auc(self, start: Any = 0.0, end: Any = None) -> np.ndarray:
         """Exact AUC of the concentration from ``start`` to ``end`` (h; default: the last output
         time), mg·h/L, per subject: the integral of the closed form, not a trapezoid sum."""
         t = _times([start, self.times[-1] if end is None else end])
-        cumulative = evaluate(self._kin, self._events, t, self._conc_weights, integral=True)
+        cumulative = evaluate(self._kin, self._events, t, self._conc_weights, integral=True, states=self._states)
         return cumulative[:, 1] - cumulative[:, 0]
 
     def amounts(self) -> np.ndarray:
-        """Amounts (mg) in depot, central and peripheral: (n_subjects, 3, n_times)."""
-        return np.stack(
-            [
-                evaluate(self._kin, self._events, self.times, _weights(self.model, self.n_subjects, c))
-                for c in (DEPOT, CENTRAL, PERIPHERAL)
-            ],
-            axis=1,
-        )
+        """Amounts (mg) in depot, central and peripheral: (n_subjects, 3, n_times), a view of
+        one (3, n_subjects, n_times) array computed in one engine pass."""
+        return np.moveaxis(self._amounts((DEPOT, CENTRAL, PERIPHERAL)), 0, 1)
+
+    def _amounts(self, compartments: Sequence[int]) -> np.ndarray:
+        """(len(compartments), n_subjects, n_times) amounts (mg), all in one engine pass; each
+        compartment's matrix is C-contiguous (one row per subject)."""
+        weights = np.stack([_weights(self.model, self.n_subjects, c) for c in compartments])
+        return evaluate(self._kin, self._events, self.times, weights, method=self._method, states=self._states)
 
     # --- tables ------------------------------------------------------------------------------
 
     @cached_property
     def data(self) -> pd.DataFrame:
         """Tidy table: ``time_h``, ``conc_mg_L``, ``<compartment>_mg`` for each compartment the
-        model has (depot only with oral doses), and ``subject`` when there are several."""
+        model has (depot only with oral doses), and ``subject`` when there are several; one row
+        per subject and time, subject by subject.
+
+        The columns are built once in their final layout: the concentration and amount columns
+        are views of the (n_subjects, n_times) matrices (no copy), so the table costs about its
+        own size in memory. For the concentration as a matrix, one row per subject, use
+        ``concentration`` (C-contiguous, so ``concentration.ravel()`` is the ``conc_mg_L``
+        column without a copy)."""
+        import pandas as pd
+
         n, t = self.n_subjects, len(self.times)
-        amounts = self.amounts()
+        conc = self.concentration
+        shown = [
+            c
+            for c in _COMPARTMENTS
+            if not (c == DEPOT and "oral" not in self.regimen.routes)
+            and not (c == PERIPHERAL and self.model.n_compartments == 1)
+        ]
+        amounts = self._amounts(shown)
         columns: dict[str, np.ndarray] = {}
+        # Broadcast copies: one pass each, where repeat and tile take two.
         if n > 1:
-            columns["subject"] = np.repeat(np.arange(n), t)
-        columns["time_h"] = np.tile(self.times, n)
-        columns["conc_mg_L"] = self.concentration.ravel()
-        for c, name in _COMPARTMENTS.items():
-            if c == DEPOT and "oral" not in self.regimen.routes:
-                continue
-            if c == PERIPHERAL and self.model.n_compartments == 1:
-                continue
-            columns[f"{name}_mg"] = amounts[:, c, :].ravel()
-        return pd.DataFrame(columns)
+            columns["subject"] = np.broadcast_to(np.arange(n)[:, None], (n, t)).reshape(-1)
+        columns["time_h"] = np.broadcast_to(self.times, (n, t)).reshape(-1)
+        columns["conc_mg_L"] = conc.reshape(-1)
+        for k, c in enumerate(shown):
+            columns[f"{_COMPARTMENTS[c]}_mg"] = amounts[k].reshape(-1)
+        return pd.DataFrame(columns, copy=False)
 
     def peak(self) -> tuple[np.ndarray, np.ndarray]:
         """(Cmax in mg/L, Tmax in h) per subject, refined on the exact curve (no other metric)."""
@@ -305,55 +334,13 @@ class Simulation:
         return exposure.summarise(self._exposure_inputs())
 
     def _exposure_inputs(self) -> exposure.Inputs:
-        def value(
-            subjects: np.ndarray, t: np.ndarray, *, integral: bool = False, left: bool = False, single: bool = False
-        ) -> np.ndarray:
-            kin = Kinetics(*(x[subjects] for x in (self._kin.ka, self._kin.k10, self._kin.k12, self._kin.k21)))
-            regimen = first_period if single else self.regimen
-            sub_model = _subset(self.model, subjects)
-            evs = regimen_events(sub_model, regimen, len(subjects))
-            w = self._conc_weights[:, subjects]
-            return evaluate(kin, evs, np.asarray(t, dtype=float)[:, None], w, integral=integral, left=left)[:, 0]
-
-        regimen = self.regimen
-        start, end = float(self.times[0]), float(self.times[-1])
-        dose_times = regimen.dose_times
-        window = _last_full_period(regimen, start, end)
-        period = None if window is None else (float(dose_times[0]), window[0], window[1])
-        tau = regimen.interval or np.inf
-        first_period = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
-        # The trough is taken before the last dose inside the window (not before the first dose).
-        later = dose_times[(dose_times > max(start, dose_times[0])) & (dose_times <= end)]
-        in_last = tuple(d for d in regimen.doses if window is not None and window[0] <= d.time < window[0] + window[1])
-        return exposure.Inputs(
-            times=self.times,
-            concentration=self.concentration,
-            value=value,
-            dose_times=dose_times,
-            period=period,
-            steady_exposure=_exposure(self.model, in_last or regimen.doses[:1], self.n_subjects),
-            trough_time=float(later[-1]) if later.size else None,
+        return exposure.inputs(
+            self.model,
+            self.regimen,
+            self.times,
+            self.concentration,
+            Curve(self._kin, self._events, self._conc_weights, self._states),
         )
-
-
-
-def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float, float] | None:
-    """(start, tau) in h of the last full period of ``regimen`` inside the window [start, end]:
-    the last dose whose following interval ends within the window gives the period's end, which
-    starts at the earliest dose within one interval before it (as :meth:`Regimen.last_period`
-    does for the whole regimen). None without an interval or without a full period inside."""
-    tau = regimen.interval
-    if tau is None:
-        return None
-    times = regimen.dose_times
-    # A rounding residue must not push a period that ends exactly at the last output time out.
-    slack = 1e-9 * max(1.0, end)
-    fits = times[(times >= start) & (times + tau <= end + slack)]
-    if fits.size == 0:
-        return None
-    last = fits[-1]
-    first = float(times[(times > last - tau) & (times >= start)].min())
-    return first, float(tau)
 
 
 def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray:
@@ -365,18 +352,6 @@ def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray
     else:
         w[compartment] = 1.0
     return w
-
-
-def _subset(model: Model, subjects: np.ndarray) -> Model:
-    changes = {k: np.asarray(v)[subjects] for k, v in model._arrays().items() if v is not None and np.ndim(v) == 1}
-    return model.replace(**changes) if changes else model
-
-
-def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
-    """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
-    linear kinetics is also their AUC over one period at steady state."""
-    total = events.bioavailable_amounts(doses, model.f).sum(axis=-1)
-    return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
 @overload
