@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # headless; the plot module itself never touches pyplot
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -392,6 +392,7 @@ def test_band_quantiles_are_checked(quantiles):
     st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["5 mg/L", "5", "-1 mg/L", "2 ng/mL"])),
     st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["20 µg/mL", "1 g/L", "x"])),
 )
+@example(0.0, 1.7120886998688722e308)  # found by hypothesis: matplotlib's margins overflowed
 def test_target_band_input_is_checked(low, high):
     try:
         ax = annotate.target_band(low, high, ax=fresh_ax())

@@ -19,6 +19,7 @@ import numpy as np
 
 from pkmodel.errors import PKModelError
 from pkmodel.interfaces.style import Style, finish, get_style, new_axes, time_unit
+from pkmodel.limits import MAX_CONCENTRATION_MG_L
 from pkmodel.units import Kind, format_number, parse_quantity
 
 if TYPE_CHECKING:
@@ -203,6 +204,8 @@ def target_range(low: Any, high: Any) -> tuple[float, float]:
     hi = parse_quantity(high, "concentration", field="target", positive=True)
     if not lo < hi:
         raise PKModelError("target", (low, high), "(low, high) with low < high, in mg/L")
+    if hi > MAX_CONCENTRATION_MG_L:
+        raise PKModelError("target", (low, high), f"concentrations up to {MAX_CONCENTRATION_MG_L:g} mg/L (limits.MAX_CONCENTRATION_MG_L)")
     return lo, hi
 
 
