@@ -65,7 +65,7 @@ _EXPORTS = {
     "load_params": "pkmodel.params",
     "Population": "pkmodel.simulation.population",
     "PopulationResult": "pkmodel.simulation.population_result",
-    "Simulation": "pkmodel.simulation.simulate",
+    "Simulation": "pkmodel.simulation.result",
     "simulate": "pkmodel.simulation.simulate",
     "simulate_dataset": "pkmodel.simulation.simulate_dataset",
 }
@@ -108,7 +108,8 @@ if TYPE_CHECKING:
     from pkmodel.params import load_params
     from pkmodel.simulation.population import Population
     from pkmodel.simulation.population_result import PopulationResult
-    from pkmodel.simulation.simulate import Simulation, simulate
+    from pkmodel.simulation.result import Simulation
+    from pkmodel.simulation.simulate import simulate
     from pkmodel.simulation.simulate_dataset import simulate_dataset
 
 __all__ = [

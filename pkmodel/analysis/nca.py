@@ -1,6 +1,6 @@
 """Non-compartmental analysis (NCA) of concentration-time data with PKNCA's conventions and names.
 
-    >>> table = nca(sim)                                    # a pkmodel.simulation.simulate.Simulation
+    >>> table = nca(sim)                                    # a pkmodel.simulation.result.Simulation
     >>> table = nca(frame, subject="id", time="t", conc="c", dose=500.0)   # a tidy DataFrame
     >>> table = nca(read_dataset("study.csv"), depot=True)  # a NONMEM-style dataset
 
@@ -92,7 +92,7 @@ def nca(
 
     ``data``, one of:
 
-    - a :class:`pkmodel.simulation.simulate.Simulation`: its ``times`` and ``concentration``; the doses and
+    - a :class:`pkmodel.simulation.result.Simulation`: its ``times`` and ``concentration``; the doses and
       the route come from its regimen (extravascular when any dose is oral; the dose is the
       nominal amount); subjects are numbered 0, 1, ... in a ``subject`` column.
     - a NONMEM-style dataset (a DataFrame with ``ID``, ``TIME``, ``EVID`` and ``DV`` columns, as

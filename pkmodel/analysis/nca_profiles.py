@@ -59,7 +59,7 @@ def read_profiles(
     :func:`pkmodel.analysis.nca.nca` for the arguments)."""
     import pandas as pd
 
-    from pkmodel.simulation.simulate import Simulation
+    from pkmodel.simulation.result import Simulation
 
     if isinstance(data, Simulation):
         if dose is not None or route is not None:

@@ -144,7 +144,7 @@ def dataset_regimens(
     7. A reset (EVID 3, 4) or an SS = 1 record cancels what earlier records have not yet given:
        their ADDL doses at or after its TIME, and dose records at the same TIME above it (they
        would be wiped at once). Lagged doses still due and running infusions are stopped by the
-       simulation's reset (see :func:`pkmodel.simulation.simulate.regimen_events`).
+       simulation's reset (see :func:`pkmodel.dosing.events.regimen_events`).
 
     EVID 0 and 2 records give no doses.
     """

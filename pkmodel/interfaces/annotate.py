@@ -25,7 +25,7 @@ from pkmodel.units import Kind, format_number, parse_quantity
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from pkmodel.simulation.simulate import Simulation
+    from pkmodel.simulation.result import Simulation
 
 __all__ = [
     "METRICS", "auc_interval", "draw_metrics", "mark_metrics", "metric_values", "observed_points", "shade_auc",

@@ -42,7 +42,7 @@ from pkmodel.interfaces.style import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from pkmodel.simulation.simulate import Simulation
+    from pkmodel.simulation.result import Simulation
 
 __all__ = [
     "CONCENTRATION", "LOG_DECADES", "TIME_DAYS", "TIME_HOURS", "Percentiles", "band", "concentration_time", "dose_marks",
@@ -177,7 +177,7 @@ def band(
     s = get_style(style)
     if ax is None:
         ax = new_axes(s)
-    from pkmodel.simulation.simulate import Simulation
+    from pkmodel.simulation.result import Simulation
 
     if isinstance(result, Simulation):
         times = np.asarray(result.times, dtype=float)

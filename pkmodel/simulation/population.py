@@ -13,7 +13,7 @@ subject draws from its own random stream (:mod:`pkmodel.drugs.streams`), so its 
 depend on the number of subjects before it, the chunk size or the number of workers.
 
 When every curve fits within ``limits.MAX_CELLS`` (subjects × (times + dose events)) and no
-``chunk_size`` is given, the result is a normal :class:`~pkmodel.simulation.simulate.Simulation`
+``chunk_size`` is given, the result is a normal :class:`~pkmodel.simulation.result.Simulation`
 with array parameters, one row per subject. Otherwise the subjects are simulated in chunks with
 bounded memory and the result is a :class:`~pkmodel.simulation.population_result.PopulationResult`:
 percentiles over time (within a stated relative error), per-subject exposure metrics from each
@@ -52,7 +52,8 @@ from pkmodel.limits import MAX_CELLS
 from pkmodel.model import Model, to_value
 from pkmodel.simulation.log_histogram import LogHistogram
 from pkmodel.simulation.population_result import PopulationResult
-from pkmodel.simulation.simulate import Simulation, simulate
+from pkmodel.simulation.result import Simulation
+from pkmodel.simulation.run import simulate_subjects
 
 # Cells (subjects × (times + events)) of one chunk: the concentrations and the engine's work arrays
 # of a chunk then stay within some hundreds of MB, whatever the population size.
@@ -216,7 +217,7 @@ class _Run:
 
 
 def _simulation(run: _Run, start: int, stop: int) -> Simulation:
-    return simulate(
+    return simulate_subjects(
         run.population.model(run.model, start, stop, run.drug),
         run.regimen,
         run.times,
@@ -255,11 +256,14 @@ def simulate_population(
     if progress is not None and not isinstance(progress, bool):
         raise PKModelError("progress", progress, "True, False or None (a bar on runs longer than about 2 s)")
     # The typical subject carries the checks of simulate(): inputs, label rules (once), the grid.
-    typical = simulate(model, regimen, times, factors=factors, check_label=check_label, method=method)
+    # stacklevel: label warnings point at the user's call of pkmodel.simulate.
+    typical = simulate_subjects(
+        model, regimen, times, factors=factors, check_label=check_label, method=method, stacklevel=4
+    )
     run = _Run(model, regimen, typical.times, population, drug_effects(model, factors), method)
     n, width = population.n, len(typical.times) + events.event_count(model, regimen)
     if population.chunk_size is None and n * width <= MAX_CELLS:
-        return simulate(
+        return simulate_subjects(
             population.model(model, 0, n, run.drug), regimen, typical.times, check_label=False, method=method
         )
     size = population.chunk_size or max(1, CHUNK_CELLS // width)
