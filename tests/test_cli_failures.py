@@ -177,8 +177,12 @@ def test_permission_errors_are_one_line_naming_the_option_and_path(shared_dir):
 
 SLOW_WRITER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import pkmodel.interfaces.cli
+
+    # Ctrl-C as in a terminal: a test run started as a shell's background job inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def slow(sim, path):
         with open(path, "w") as f:
@@ -235,7 +239,12 @@ def test_signals_in_process(tmp_path, capsys, monkeypatch, signum, code, line):
 
     monkeypatch.setattr(pkmodel.interfaces.cli, "_write_csv", interrupted)
     before = signal.getsignal(signal.SIGTERM)
-    assert run(capsys, *FAST, "--csv", str(tmp_path / "a" / "b.csv")) == (code, "", f"pkmodel: {line}\n")
+    # Ctrl-C as in a terminal, even when the test run inherited SIGINT ignored (a background job).
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert run(capsys, *FAST, "--csv", str(tmp_path / "a" / "b.csv")) == (code, "", f"pkmodel: {line}\n")
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     assert tree(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) is before  # main() puts the old handler back
 
