@@ -753,3 +753,11 @@ def test_random_regimens_round_trip_through_a_csv(regs, times):
         doses = regimen.doses
         order = sorted(range(len(doses)), key=lambda i: (doses[i].time, not (doses[i].reset or doses[i].ss == 1), i))
         assert back[key].doses == tuple(doses[i] for i in order)
+
+
+def test_a_reset_past_the_time_limit_names_its_row():
+    """Found by hypothesis: an EVID 3 record after limits.MAX_TIME_H raised an error about "time"
+    without the row it came from."""
+    df = pd.DataFrame({"ID": [1, 2], "TIME": [0.0, 1_000_001.0], "EVID": [0, 3], "AMT": [0.0, 0.0], "CMT": [0, 0]})
+    with pytest.raises(PKModelError, match=r"^row 2: time: got 1000001\.0; times are at most 1e\+06 h"):
+        dataset_regimens(read_dataset(df), depot=True)

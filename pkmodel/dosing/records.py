@@ -98,7 +98,10 @@ def dataset_doses(
                     DoseRecord(r.row, r.dose, i) if r.cancelled_by is None and r.dose.time >= t else r for r in records
                 ]
             if evid == 3:
-                records.append(DoseRecord(i, Dose(t, 0.0, reset=True)))
+                try:
+                    records.append(DoseRecord(i, Dose(t, 0.0, reset=True)))
+                except PKModelError as err:  # a reset past limits.MAX_TIME_H: name its row
+                    raise PKModelError(f"row {i + 1}: {err.field}", err.value, err.allowed) from None
                 continue
             records.extend(DoseRecord(i, d) for d in _doses(i, cols, extra, compartments, depot))
         if records:
