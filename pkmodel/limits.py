@@ -24,6 +24,6 @@ MAX_DOSES = 100_000
 MAX_TIMES = 1_000_000
 MAX_CELLS = 100_000_000
 
-# A concentration drawn on a figure (a target band, an observed point), mg/L: 10⁶ mg/L is a kilogram
-# per litre, beyond any solution; past it matplotlib's axis margins overflow the float range.
+# A concentration given by a user (a target band, observed data to fit), mg/L: 10⁶ mg/L is a
+# kilogram per litre, beyond any solution; past it, axis margins and sums of squares overflow.
 MAX_CONCENTRATION_MG_L = 1e6

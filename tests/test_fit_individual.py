@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pkmodel import FitResult, Model, PKModelError, Regimen, fit, observed_vs_predicted, residuals
@@ -316,6 +316,7 @@ SAMPLE = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.
     concs=st.lists(SAMPLE, max_size=8),
     error=st.sampled_from(["additive", "proportional"]),
 )
+@example(times=[0.0, 0.0, 0.0], concs=[0.0, 0.0, 1.3407807929942597e154], error="additive")  # overflowed once
 def test_any_data_give_a_result_or_a_pkmodel_error(times, concs, error):
     n = min(len(times), len(concs))
     try:

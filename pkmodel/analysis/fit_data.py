@@ -20,7 +20,7 @@ import numpy as np
 
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.errors import PKModelError
-from pkmodel.limits import MAX_TIME_H, MAX_TIMES
+from pkmodel.limits import MAX_CONCENTRATION_MG_L, MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
 
 #: Tidy data columns: time (h) and concentration (mg/L), as in ``Simulation.data``.
@@ -123,8 +123,13 @@ def _check(times: np.ndarray, conc: np.ndarray, time_name: str, conc_name: str, 
     if np.any(np.diff(times) < 0):
         i = int(np.argmax(np.diff(times) < 0)) + 1
         raise PKModelError(f"row {rows[i] + 1}, column {time_name}", times[i], "times in increasing order")
-    bad = ~(np.isfinite(conc) & (conc >= 0))
+    # Past the limit the residual sums of squares overflow the float range.
+    bad = ~((conc >= 0) & (conc <= MAX_CONCENTRATION_MG_L))
     if bad.any():
         i = int(np.argmax(bad))
-        raise PKModelError(f"row {rows[i] + 1}, column {conc_name}", conc[i], "a concentration (mg/L): finite, >= 0")
+        raise PKModelError(
+            f"row {rows[i] + 1}, column {conc_name}",
+            conc[i],
+            f"a concentration from 0 to {MAX_CONCENTRATION_MG_L:g} mg/L (limits.MAX_CONCENTRATION_MG_L)",
+        )
 
