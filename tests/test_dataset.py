@@ -689,7 +689,7 @@ _junk = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_tables(), st.data())
 def test_junk_cells_raise_pkmodel_error_and_nothing_else(df, data):
     df = df.astype(object)

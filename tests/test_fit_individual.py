@@ -310,7 +310,7 @@ def test_any_options_give_a_result_or_a_pkmodel_error(estimate, fixed, bounds, e
 SAMPLE = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.integers(-3, 100))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     times=st.one_of(st.lists(SAMPLE, max_size=8), st.lists(st.floats(0, 100), max_size=8).map(sorted)),
     concs=st.lists(SAMPLE, max_size=8),
