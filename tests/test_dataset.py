@@ -640,7 +640,7 @@ def _through_csv(df):
         return read_dataset(path)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(valid_tables())
 def test_random_valid_tables_are_read_and_converted(df):
     frame = read_dataset(df)
@@ -661,7 +661,7 @@ def test_random_valid_tables_simulate_to_finite_concentrations(df):
     assert np.all(np.isfinite(out["conc_mg_L"])) and np.all(out["conc_mg_L"] >= -1e-9)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(valid_tables())
 def test_each_observation_sees_exactly_the_records_above_it(df):
     """The rule itself, by brute force: simulate the records above each observation alone and

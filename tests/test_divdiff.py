@@ -190,7 +190,7 @@ def _point_sets():
     return one_set()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(points=_point_sets())
 def test_random_point_sets(points):
     assert_matches(points)

@@ -27,7 +27,7 @@ def test_textbook_two_compartment_macro_constants():
     assert m.t_half_beta == pytest.approx(math.log(2) / m.beta)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(cl=positive, v1=positive, q=positive, v2=positive)
 def test_round_trip_through_micro_constants_and_half_lives(cl, v1, q, v2):
     m = Model(cl=cl, v1=v1, q=q, v2=v2)
@@ -43,7 +43,7 @@ def test_round_trip_through_micro_constants_and_half_lives(cl, v1, q, v2):
         np.testing.assert_allclose(got, want, rtol=1e-12 * scale)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(cl=positive, v1=positive, q=positive, v2=positive)
 def test_macro_identities(cl, v1, q, v2):
     m = Model(cl=cl, v1=v1, q=q, v2=v2)
@@ -159,7 +159,7 @@ JUNK = st.one_of(
 FIELDS = ("cl", "v1", "q", "v2", "ka", "f", "tlag")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(values=st.fixed_dictionaries({}, optional={k: JUNK for k in FIELDS}), populations=JUNK)
 def test_model_from_junk_is_a_valid_model_or_a_pkmodel_error(values, populations):
     values.setdefault("cl", 1.0)

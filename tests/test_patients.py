@@ -378,7 +378,7 @@ NUMBERS = st.one_of(
 WORDS = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["male", "F", "G3a", "moderate", "B", "x"]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     age=NUMBERS,
     weight=NUMBERS,

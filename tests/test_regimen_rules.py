@@ -310,7 +310,7 @@ def doses(draw):
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(doses(), min_size=1, max_size=8), st.none() | st.floats(0.5, 100, **finite))
 def test_event_table_round_trip_is_lossless(dose_list, interval):
     regimen = Regimen(tuple(dose_list), interval)
@@ -439,7 +439,7 @@ junk = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(amount=junk, interval=junk, n=junk, over=junk, route=junk, duration=junk, rate=junk, start=junk,
        loading=junk)
 def test_repeated_with_junk_gives_a_regimen_or_a_pkmodel_error(amount, interval, n, over, route, duration, rate,
@@ -452,7 +452,7 @@ def test_repeated_with_junk_gives_a_regimen_or_a_pkmodel_error(amount, interval,
     assert isinstance(r, Regimen) and 1 <= len(r.doses) <= MAX_DOSES
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(amount=junk, at=junk, days=junk, over=junk, route=junk, duration=junk, start_day=junk)
 def test_daily_with_junk_gives_a_regimen_or_a_pkmodel_error(amount, at, days, over, route, duration, start_day):
     try:
@@ -462,7 +462,7 @@ def test_daily_with_junk_gives_a_regimen_or_a_pkmodel_error(amount, at, days, ov
     assert isinstance(r, Regimen) and 1 <= len(r.doses) <= MAX_DOSES
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(amount=junk, route=junk, duration=junk, rate=junk, at=junk, gap=junk, n=junk, every=junk)
 def test_single_and_combinations_with_junk_give_a_regimen_or_a_pkmodel_error(amount, route, duration, rate, at, gap,
                                                                              n, every):
@@ -480,7 +480,7 @@ def test_a_loading_dose_with_clock_times_is_refused_not_dropped():
         Regimen.parse("250 mg PO bid at 08:00,20:00 for 2 d loading 1 g")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(numbers=junk, probability=junk, seed=junk, delays=st.one_of(junk, st.dictionaries(st.integers(-2, 6) | st.floats() | st.text(max_size=3), junk, max_size=3)),
        by=junk, doses=junk)
 def test_changes_with_junk_give_a_regimen_or_a_pkmodel_error(numbers, probability, seed, delays, by, doses):

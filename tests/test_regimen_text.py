@@ -363,7 +363,7 @@ def infusions(draw):
     return draw(st.sampled_from([f"at {rate} mg/h", f"rate {rate} mg/h"])), {"rate": f"{rate} mg/h"}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     amount=st.one_of(st.integers(1, 2000).map(str), st.decimals("0.01", "99.99", places=2).map(str)),
     unit=st.sampled_from(["mg", "g", "mcg", "µg", "ug"]),
@@ -439,32 +439,32 @@ def parses_or_raises_pkmodel_error(text: str) -> None:
         assert isinstance(result, Regimen) and result.doses
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join))
 def test_word_salad_parses_or_raises_pkmodel_error(text):
     parses_or_raises_pkmodel_error(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(VOCABULARY), max_size=14).map("".join))
 def test_glued_word_salad_parses_or_raises_pkmodel_error(text):
     parses_or_raises_pkmodel_error(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=40))
 def test_junk_text_parses_or_raises_pkmodel_error(text):
     parses_or_raises_pkmodel_error(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(prefix=st.sampled_from(["500 mg IV q12h x 3", "1 g PO bid at 08:00,20:00 for 2 d", "500 mg IV"]),
        junk=st.text(max_size=20))
 def test_valid_text_followed_by_junk_parses_or_raises_pkmodel_error(prefix, junk):
     parses_or_raises_pkmodel_error(f"{prefix} {junk}")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(VOCABULARY), max_size=14).map(" ".join))
 def test_plan_steps_join_exactly_the_regimens_before_them(text):
     try:

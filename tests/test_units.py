@@ -275,7 +275,7 @@ def test_every_unit_converts_by_its_factor(
     assert parse_quantity(f"{x!r}{space}{unit}", kind, field="q") == approx(x * factor)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(x=st.floats(min_value=1e-300, max_value=1e300) | st.integers(1, 10**6).map(float),
        kind=st.sampled_from(KINDS))
 def test_format_parse_round_trip(x: float, kind: str) -> None:
@@ -296,7 +296,7 @@ junk_alphabet = st.sampled_from(
 junk = st.lists(junk_alphabet, max_size=20).map("".join) | st.text(max_size=30)
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(text=junk, kind=st.sampled_from(KINDS))
 def test_junk_parses_or_raises_pkmodel_error(text: str, kind: str) -> None:
     try:
