@@ -15,7 +15,7 @@ UV := uv==0.13.9
 # compiles costs nothing for modules never imported (uv's --compile-bytecode took 20 s more).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test pytest browser-test test-latest lint bench lock clean figures
+.PHONY: demo test browser-test test-latest lint bench lock clean figures
 
 # uv installs the lock (hashes checked) in a fraction of pip's time: on this 2-core machine a
 # fresh install took 39 s with uv against several minutes with pip, which would not leave
@@ -41,12 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check pkmodel tests benchmarks figures
 	$(BIN)/mypy pkmodel
 
-# The linters use one core while pytest keeps two busy: run them side by side (-j2), each one's
-# output printed whole when it ends (-O). Either failing fails make test.
-test: $(STAMP)
-	@$(MAKE) --no-print-directory -j2 -O lint pytest
-
-pytest: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -n auto
 
 # The explorer notebook in JupyterLab under headless Chromium (Debian's package, installed here when

@@ -13,8 +13,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -23,7 +21,6 @@ FIGURES = ("compare-regimens", "annotated-curve", "semilog-two-phases", "variabi
 DRUG = "mildronate"
 # Between-subject variability for the band figure: an illustration, not a published estimate
 # (no population analysis of mildronate is published): log-normal CL and V1 with these CVs.
-ILLUSTRATIVE_CV = {"cl": 0.3, "v1": 0.2}
 SUBJECTS = 200
 SEED = 2026
 
@@ -94,19 +91,17 @@ def semilog_two_phases() -> Figure:
 
 
 def variability_band() -> Figure:
-    """Median and 5-95 % band of 200 simulated patients (illustrative variability)."""
-    from pkmodel import Regimen, band, load_params, simulate
+    """Median and 5-95 % band of 200 simulated patients, with the between-subject variability
+    the drug's parameter file declares (its [variability] table, a named assumption there)."""
+    from pkmodel import Population, Regimen, band, load_params, simulate
 
     model = load_params(DRUG)
-    rng = np.random.default_rng(SEED)
-    # Log-normal with the given CV around the model's value: sigma² = ln(1 + CV²).
-    drawn = {
-        field: getattr(model, field) * rng.lognormal(0.0, np.sqrt(np.log1p(cv**2)), SUBJECTS)
-        for field, cv in ILLUSTRATIVE_CV.items()
-    }
-    sim = simulate(model.replace(**drawn), Regimen.parse("500 mg PO q12h for 7 days"))
+    population = Population(SUBJECTS, variability=DRUG, seed=SEED)
+    sim = simulate(model, Regimen.parse("500 mg PO q12h for 7 days"), population=population)
     ax = band(sim, (0.05, 0.5, 0.95), ax=_axes(), label="500 mg oral twice daily")
-    ax.set_title(f"{SUBJECTS} simulated patients (illustrative CV: CL {ILLUSTRATIVE_CV['cl']:.0%}, V1 {ILLUSTRATIVE_CV['v1']:.0%})")
+    assert population.variability is not None
+    cvs = ", ".join(f"{name} {cv:.0f} %" for name, cv in population.variability.cv.items())
+    ax.set_title(f"{SUBJECTS} simulated patients\nbetween-subject CV: {cvs}")
     return ax.figure  # type: ignore[return-value]
 
 
