@@ -121,3 +121,17 @@ def test_bad_regimens(make, field):
     with pytest.raises(PKModelError) as err:
         make()
     assert err.value.field == field
+
+
+def test_daily_totals_sum_the_doses_started_on_each_calendar_day():
+    """Doses at 08:00 and 20:00 for three days, then one at 23:59 and one just after midnight:
+    the totals per calendar day (day 0 starts at time 0) are summed by hand."""
+    from pkmodel import Dose
+
+    regimen = Regimen.daily("500 mg", at=["08:00", "20:00"], days=3) + Regimen(
+        (Dose(3 * 24 + 23 + 59 / 60, 250.0), Dose(4 * 24 + 1 / 60, 100.0))
+    )
+    days, totals = regimen.daily_totals
+    assert days.tolist() == [0, 1, 2, 3, 4]
+    assert totals.tolist() == [1000.0, 1000.0, 1000.0, 250.0, 100.0]
+    assert regimen.daily_doses.to_dict() == {0: 1000.0, 1: 1000.0, 2: 1000.0, 3: 250.0, 4: 100.0}

@@ -281,14 +281,22 @@ class Regimen(Composition):
         return {ROUTES[c] for c in np.unique(self.columns.route).tolist()}
 
     @property
+    def daily_totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(days, totals): each calendar day on which a dose starts (day 0 starts at time 0) and the
+        total amount (mg) started on it, days in increasing order. numpy only: the label check
+        runs on every simulation."""
+        days, first = np.unique(np.floor(self.columns.time / 24.0).astype(int), return_index=True)
+        # Times are sorted, so each day's doses are one run starting at its first index.
+        return days, np.add.reduceat(self.columns.amount, first)
+
+    @property
     def daily_doses(self) -> Any:
         """Total amount (mg) started on each calendar day (day 0 starts at time 0), a pandas Series
-        indexed by day."""
+        indexed by day (:attr:`daily_totals` as a table)."""
         import pandas as pd  # pandas only for those who ask for a table
 
-        days = np.floor(self.columns.time / 24.0).astype(int)
-        amounts = pd.Series(self.columns.amount, index=pd.Index(days, name="day"))
-        return amounts.groupby(level=0).sum()
+        days, totals = self.daily_totals
+        return pd.Series(totals, index=pd.Index(days, name="day"))
 
     def to_frame(self) -> Any:
         """The event table (a pandas DataFrame), one row per dose and a column per field of

@@ -256,4 +256,4 @@ def _time(value: Any, field: str) -> float:
 
 def largest_daily_dose(regimen: Regimen) -> float:
     """The largest total amount (mg) started on one calendar day."""
-    return float(regimen.daily_doses.max())
+    return float(regimen.daily_totals[1].max())

@@ -242,25 +242,25 @@ def _dose_hint(r: LabelRules) -> str:
 
 def _regimen_findings(regimen: Regimen, r: LabelRules) -> list[Finding]:
     out: list[Finding] = []
-    given = [d for d in regimen.doses if d.amount > 0]
-    if not given:
+    # Whole columns: the label is checked on every simulation, of regimens up to limits.MAX_DOSES.
+    times = regimen.columns.time[regimen.columns.amount > 0]
+    if not times.size:
         return out
     if r.maximum_daily_dose is not None:
-        daily = regimen.daily_doses
-        daily = daily[daily > 0]  # days with only zero-amount records are not dosing days
-        over = daily[daily > r.maximum_daily_dose * (1 + 1e-12)]
-        if len(over):
+        days, totals = regimen.daily_totals
+        dosing = totals > 0  # days with only zero-amount records are not dosing days
+        over = dosing & (totals > r.maximum_daily_dose * (1 + 1e-12))
+        if over.any():
             out.append(
                 Finding(
                     MaximumDoseWarning,
                     "maximum_daily_dose",
-                    f"Above the label's maximum daily dose of {r.maximum_daily_dose:g} mg on {len(over)} of "
-                    f"{len(daily)} dosing days (highest {float(over.max()):g} mg; first on day {int(over.index.min())}, "
-                    f"day 0 starting at time 0). Label: {r.quotes['maximum_daily_dose']}",
+                    f"Above the label's maximum daily dose of {r.maximum_daily_dose:g} mg on {int(over.sum())} of "
+                    f"{int(dosing.sum())} dosing days (highest {float(totals[over].max()):g} mg; first on day "
+                    f"{int(days[over][0])}, day 0 starting at time 0). Label: {r.quotes['maximum_daily_dose']}",
                 )
             )
     if r.late_dose_after is not None:
-        times = np.array([d.time for d in given])
         days = np.floor(times / 24.0 + 1e-12).astype(int)
         clock = times - 24.0 * np.floor(times / 24.0 + 1e-12)
         late = clock > r.late_dose_after + 1e-9
@@ -270,7 +270,7 @@ def _regimen_findings(regimen: Regimen, r: LabelRules) -> list[Finding]:
                 Finding(
                     LateDoseWarning,
                     "late_dose",
-                    f"{int(late.sum())} of {len(given)} doses are after {_clock_text(r.late_dose_after)} clock time "
+                    f"{int(late.sum())} of {times.size} doses are after {_clock_text(r.late_dose_after)} clock time "
                     f"(first: day {days[i]} at {_clock_text(clock[i])}; time 0 is midnight of day 0). "
                     f"Label: {r.quotes['late_dose_after']}",
                 )
