@@ -661,7 +661,7 @@ def test_random_valid_tables_simulate_to_finite_concentrations(df):
     assert np.all(np.isfinite(out["conc_mg_L"])) and np.all(out["conc_mg_L"] >= -1e-9)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(valid_tables())
 def test_each_observation_sees_exactly_the_records_above_it(df):
     """The rule itself, by brute force: simulate the records above each observation alone and
@@ -689,7 +689,7 @@ _junk = st.one_of(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_tables(), st.data())
 def test_junk_cells_raise_pkmodel_error_and_nothing_else(df, data):
     df = df.astype(object)

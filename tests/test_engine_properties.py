@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from pkmodel.engine.analytic import Events, Kinetics, evaluate
 
-SETTINGS = settings(max_examples=20, deadline=None)
-FEW = settings(max_examples=12, deadline=None)  # for the properties that make many calls
+SETTINGS = settings(max_examples=15, deadline=None)
+FEW = settings(max_examples=8, deadline=None)  # for the properties that make many calls
 UNIT = np.eye(3)
 
 

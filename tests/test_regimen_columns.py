@@ -117,7 +117,7 @@ models = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model=models, given_doses=st.lists(doses(), min_size=1, max_size=7))
 def test_the_columns_give_the_events_of_the_rules_applied_dose_by_dose(model, given_doses):
     regimen = Regimen(tuple(given_doses))
