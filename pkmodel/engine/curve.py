@@ -13,6 +13,8 @@ mg/L/h, integrals mg·h/L.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pkmodel.engine.kinetics import CENTRAL, DEPOT, N_STATES, PERIPHERAL, Kinetics, transfer_matrix
@@ -159,28 +161,11 @@ class Curve:
         lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
         up, _ = self.slopes(lo, who)
         down, _ = self.slopes(hi, who, left=True)
-        out = np.full(len(who), np.nan)
-        active = np.flatnonzero((up > 0) & (down < 0))
-        t = 0.5 * (lo + hi)
-        for _ in range(_MAX_ITERATIONS):
-            if active.size == 0:
-                break
-            s = who[active]
-            first, second = self.slopes(t[active], s)
-            here = t[active]
-            rising = first > 0
-            lo[active] = np.where(rising, here, lo[active])
-            hi[active] = np.where(rising, hi[active], here)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                newton = here - first / second
-            inside = (second < 0) & (newton >= lo[active]) & (newton <= hi[active])
-            nxt = np.where(inside, newton, 0.5 * (lo[active] + hi[active]))
-            t[active] = nxt
-            settled = (first == 0) | _settled(here, nxt, inside, lo[active], hi[active])
-            out[active[settled]] = np.where(first[settled] == 0, here[settled], nxt[settled])
-            active = active[~settled]
-        out[active] = t[active]
-        return out
+        def rising_slope(here: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            first, second = self.slopes(here, who[active])
+            return -first, -second  # -C' increases through 0 at the peak
+
+        return _bracketed_root(np.flatnonzero((up > 0) & (down < 0)), lo, hi, rising_slope)
 
     def time_to_integral(self, start: np.ndarray, target: np.ndarray) -> np.ndarray:
         """For each subject, the time t >= ``start`` at which the integral from ``start`` reaches
@@ -199,28 +184,44 @@ class Curve:
             lo[idx[below]] = hi[idx[below]]
             hi[idx[below]] = start[idx[below]] + 2 * (hi[idx[below]] - start[idx[below]])
             short[idx[~below]] = False
-        out = np.full(self.n, np.nan)
-        active = np.flatnonzero(~short)
-        t = 0.5 * (lo + hi)
-        for _ in range(_MAX_ITERATIONS):
-            if active.size == 0:
-                break
-            here = t[active]
-            gap = self.integral(start[active], here, active) - target[active]
-            slope = self.value(here, active)
-            low = gap < 0
-            lo[active] = np.where(low, here, lo[active])
-            hi[active] = np.where(low, hi[active], here)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                newton = here - gap / slope
-            inside = (slope > 0) & (newton >= lo[active]) & (newton <= hi[active])
-            nxt = np.where(inside, newton, 0.5 * (lo[active] + hi[active]))
-            t[active] = nxt
-            settled = (gap == 0) | _settled(here, nxt, inside, lo[active], hi[active])
-            out[active[settled]] = np.where(gap[settled] == 0, here[settled], nxt[settled])
-            active = active[~settled]
-        out[active] = t[active]
-        return out
+
+        def gap(here: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # The integral's slope is the curve itself.
+            return self.integral(start[active], here, active) - target[active], self.value(here, active)
+
+        return _bracketed_root(np.flatnonzero(~short), lo, hi, gap)
+
+
+def _bracketed_root(
+    active: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    g: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Per subject (indices ``active``; the others get NaN), the root in [lo, hi] of an increasing
+    function: ``g(t, active)`` returns its value (< 0 below the root) and slope. Newton from the
+    middle, a bisection step wherever Newton would leave the bracket; ``lo`` and ``hi`` narrow in
+    place."""
+    out = np.full(lo.shape, np.nan)
+    t = 0.5 * (lo + hi)
+    for _ in range(_MAX_ITERATIONS):
+        if active.size == 0:
+            break
+        here = t[active]
+        value, slope = g(here, active)
+        low = value < 0
+        lo[active] = np.where(low, here, lo[active])
+        hi[active] = np.where(low, hi[active], here)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = here - value / slope
+        inside = (slope > 0) & (newton >= lo[active]) & (newton <= hi[active])
+        nxt = np.where(inside, newton, 0.5 * (lo[active] + hi[active]))
+        t[active] = nxt
+        settled = (value == 0) | _settled(here, nxt, inside, lo[active], hi[active])
+        out[active[settled]] = np.where(value[settled] == 0, here[settled], nxt[settled])
+        active = active[~settled]
+    out[active] = t[active]
+    return out
 
 
 def _settled(here: np.ndarray, nxt: np.ndarray, newton: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
