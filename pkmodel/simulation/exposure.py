@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pkmodel.dosing import events
+from pkmodel.dosing.columns import DoseColumns
 from pkmodel.dosing.events import regimen_events
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.engine.curve import Curve
@@ -85,11 +86,16 @@ def inputs(model: Model, regimen: Regimen, times: np.ndarray, concentration: np.
     first_period = None
     if period is not None:
         tau = period[2]
-        doses = Regimen(tuple(d for d in regimen.doses if d.time < regimen.doses[0].time + tau))
+        doses = Regimen(regimen.columns.take(dose_times < dose_times[0] + tau))
         first_period = Curve(curve.kin, regimen_events(model, doses, n), curve.weights)
     # The trough is taken before the last dose inside the window (not before the first dose).
     later = dose_times[(dose_times > max(start, dose_times[0])) & (dose_times <= end)]
-    in_last = tuple(d for d in regimen.doses if window is not None and window[0] <= d.time < window[0] + window[1])
+    # Whole columns, not Dose values: a regimen may hold limits.MAX_DOSES doses.
+    in_last = (
+        regimen.columns.take((dose_times >= window[0]) & (dose_times < window[0] + window[1]))
+        if window is not None
+        else regimen.columns.take(slice(0, 0))
+    )
     return Inputs(
         times=times,
         concentration=concentration,
@@ -97,7 +103,7 @@ def inputs(model: Model, regimen: Regimen, times: np.ndarray, concentration: np.
         first_period=first_period,
         dose_times=dose_times,
         period=period,
-        steady_exposure=_exposure(model, in_last or regimen.doses[:1], n),
+        steady_exposure=_exposure(model, in_last if len(in_last) else regimen.columns.take(slice(0, 1)), n),
         trough_time=float(later[-1]) if later.size else None,
     )
 
@@ -121,7 +127,7 @@ def _last_full_period(regimen: Regimen, start: float, end: float) -> tuple[float
     return first, float(tau)
 
 
-def _exposure(model: Model, doses: tuple, n: int) -> np.ndarray:
+def _exposure(model: Model, doses: DoseColumns, n: int) -> np.ndarray:
     """AUC from 0 to infinity of ``doses`` (mg·h/L per subject): sum of F·amount / CL, which for
     linear kinetics is also their AUC over one period at steady state."""
     total = events.bioavailable_amounts(doses, model.f).sum(axis=-1)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pkmodel.dosing import events
+from pkmodel.dosing.columns import ROUTE_CODE
 from pkmodel.dosing.regimen import Regimen
 from pkmodel.drugs.clearance import apply_patient
 from pkmodel.drugs.label import check_label as warn_label
@@ -43,7 +44,8 @@ def default_times(model: Model, regimen: Regimen, *, end: float | None = None, s
     ``limits.MAX_TIME_H`` or hold more than ``limits.MAX_TIMES`` points (a very slow
     elimination or a long regimen with a fast time scale): give the output times explicitly.
     """
-    doses = regimen.doses
+    # Whole columns, not Dose values: a regimen may hold limits.MAX_DOSES doses.
+    columns = regimen.columns
     if end is None:
         washout = 5 * float(np.median(model.t_half_beta))
         period = regimen.last_period()
@@ -64,12 +66,14 @@ def default_times(model: Model, regimen: Regimen, *, end: float | None = None, s
             scales.append(float(np.median(np.log(2) / np.asarray(model.ka))))
         if regimen.interval is not None:
             scales.append(regimen.interval)
-        scales += [float(x) for x in events.durations(doses, typical_f) if x > 0]
+        infusing = events.durations(columns, typical_f)
+        scales += [float(infusing[infusing > 0].min())] if np.any(infusing > 0) else []
         step = max([s for s in _NICE_STEPS if s <= min(scales) / 10] or [_NICE_STEPS[0]])
     elif not step > 0:
         raise PKModelError("times", f"a grid every {step:g} h", "a step > 0")
     # The model's F and lag do not apply to IV doses: their peaks are the same for every subject.
-    peaks = [t for t in events.infusion_ends([d for d in doses if d.route == "iv"]) if t <= end]
+    ends = events.infusion_ends(columns.take(columns.route == ROUTE_CODE["iv"]))
+    peaks = ends[ends <= end].tolist()
     steps = int(end / step * (1 + 1e-12))  # a rounding residue must not drop the last step
     if steps + 2 + len(peaks) > MAX_TIMES:
         raise PKModelError(
@@ -136,7 +140,7 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
     bounds = {"rate constants (1/h)": (np.sqrt(tiny), np.sqrt(huge))}
     with np.errstate(all="ignore"):
         kin = model.kinetics(1 if model.n_subjects is None else model.n_subjects)
-        doses = np.broadcast_to(events.bioavailable_amounts(regimen.doses, model.f).sum(axis=-1), kin.k10.shape)
+        doses = np.broadcast_to(events.bioavailable_amounts(regimen, model.f).sum(axis=-1), kin.k10.shape)
         v1, cl = (np.broadcast_to(np.asarray(x, dtype=float), kin.k10.shape) for x in (model.v1, model.cl))
         rates = [kin.k10, kin.alpha] + ([kin.ka] if model.ka is not None else [])
         given = doses > 0  # a regimen of resets alone gives nothing to scale
