@@ -158,14 +158,19 @@ class Simulation:
         column without a copy)."""
         import pandas as pd
 
+        return pd.DataFrame(self.columns(), copy=False)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The columns of :attr:`data` as 1-D numpy arrays, in its order, without pandas (what
+        a CSV writer or another table library needs)."""
         n, t = self.n_subjects, len(self.times)
-        conc = self.concentration
         shown = [
             c
             for c in _COMPARTMENTS
             if not (c == DEPOT and "oral" not in self.regimen.routes)
             and not (c == PERIPHERAL and self.model.n_compartments == 1)
         ]
+        conc = self.concentration
         amounts = self._amounts(shown)
         columns: dict[str, np.ndarray] = {}
         # Broadcast copies: one pass each, where repeat and tile take two.
@@ -175,7 +180,7 @@ class Simulation:
         columns["conc_mg_L"] = conc.reshape(-1)
         for k, c in enumerate(shown):
             columns[f"{_COMPARTMENTS[c]}_mg"] = amounts[k].reshape(-1)
-        return pd.DataFrame(columns, copy=False)
+        return columns
 
     def peak(self) -> tuple[np.ndarray, np.ndarray]:
         """(Cmax in mg/L, Tmax in h) per subject, refined on the exact curve (no other metric)."""
