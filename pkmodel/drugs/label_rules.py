@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
-from pkmodel.drugs.populations import Drug, read_population_file
+from pkmodel.drugs.populations import Drug, per_file_version, population_path, read_population_file
 from pkmodel.errors import PKModelError
 from pkmodel.model import checked_number
 from pkmodel.units import parse_clock
@@ -80,10 +80,20 @@ def load_label_rules(drug: Drug | None, path: str | Path | None = None, **overri
         raise PKModelError(
             unknown[0], overrides[unknown[0]], f"unknown override; allowed: {', '.join(_RULE_OVERRIDES)}"
         )
-    table = read_population_file(drug, path).get("label", {})
+    if path is None and not overrides:
+        return per_file_version(_file_rules, population_path(drug))
+    return _rules(_label_table(read_population_file(drug, path)), overrides)
+
+
+def _file_rules(source: Any) -> LabelRules:
+    return _rules(_label_table(read_population_file(source)), {})
+
+
+def _label_table(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    table = doc.get("label", {})
     if not isinstance(table, Mapping):
         raise PKModelError("label", table, "the [label] table of a population file must be a table")
-    return _rules(table, overrides)
+    return table
 
 
 def rules_of(given: LabelRules | Drug | None, what: str) -> LabelRules:

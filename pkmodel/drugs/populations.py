@@ -14,12 +14,12 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -86,6 +86,8 @@ class PopulationFactors:
         return index
 
 
+T = TypeVar("T")
+
 _NO_DRUG = (
     "give the drug: its Model (with a population file), the name of a population file in params/ "
     '("<drug>-populations") or a path to one'
@@ -123,16 +125,28 @@ def read_population_file(drug: Drug | None, path: str | Path | None = None) -> d
 
 def _read_cached(source: Any) -> dict[str, Any]:
     """The document at ``source``, read again only when the file changes (its mtime)."""
+    return per_file_version(_read_document, source)
+
+
+def _read_document(source: Any) -> dict[str, Any]:
+    return read_toml(source, "populations", "a population file")
+
+
+def per_file_version(build: Callable[[Any], T], source: Any) -> T:
+    """``build(source)``, computed again only when the file at ``source`` changes (its mtime):
+    every simulation of a model asks for its drug's factors and label rules, and reading and
+    checking the file each time cost a few milliseconds. ``build`` must be a module-level
+    function (it is part of the cache key) whose result is immutable or never modified."""
     try:
         version = os.stat(str(source)).st_mtime_ns
     except OSError:
-        return read_toml(source, "populations", "a population file")
-    return _read_version(source, version)
+        return build(source)
+    return _built(build, source, version)
 
 
-@lru_cache(maxsize=16)
-def _read_version(source: Any, version: int) -> dict[str, Any]:
-    return read_toml(source, "populations", "a population file")
+@lru_cache(maxsize=64)
+def _built(build: Callable[[Any], Any], source: Any, version: int) -> Any:
+    return build(source)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> None:
@@ -157,15 +171,11 @@ def load_population_factors(drug: Drug | None, path: str | Path | None = None, *
         raise PKModelError(unknown[0], overrides[unknown[0]], f"unknown override; allowed: {', '.join(_OVERRIDES)}")
     source = population_path(drug)
     if path is None and not overrides:
-        try:
-            return _cached_factors(source, os.stat(str(source)).st_mtime_ns)
-        except OSError:
-            pass
+        return per_file_version(_file_factors, source)
     return _factors(read_population_file(source, path), overrides)
 
 
-@lru_cache(maxsize=16)
-def _cached_factors(source: Any, version: int) -> PopulationFactors:
+def _file_factors(source: Any) -> PopulationFactors:
     return _factors(read_population_file(source), {})
 
 

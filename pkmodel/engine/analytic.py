@@ -8,13 +8,15 @@ of the lower engine modules that callers need are re-exported here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
-from pkmodel.engine.kinetics import CENTRAL, DEPOT, N_STATES, PERIPHERAL, Kinetics, StepCache, transfer_matrix
+from pkmodel.engine.kinetics import CENTRAL, DEPOT, N_STATES, PERIPHERAL, Kinetics, transfer_matrix
 from pkmodel.engine.propagation import (
     Events,
     EventStates,
-    apply_propagators,
     event_integrals,
     event_states,
     last_event_index,
@@ -72,7 +74,7 @@ def evaluate(
     step = uniform_step(times) if times.ndim == 1 else None
     if method == "auto":
         grid_ok = events.shared_times and step is not None and not integral and not left
-        method = "grid" if grid_ok and len(times) >= 4 * _BLOCK else "direct"
+        method = "grid" if grid_ok and len(times) >= _GRID_MIN_TIMES else "direct"
     if method == "grid":
         if integral or left or step is None or not events.shared_times:
             raise ValueError("the grid driver needs shared event times, a uniform grid, no integral, no left limit")
@@ -84,13 +86,18 @@ def evaluate(
     return out if stacked else out[0]
 
 
-_BLOCK = 64
+# The grid driver pays off from about this many output times (it has a fixed cost per call).
+_GRID_MIN_TIMES = 256
 _CELLS_PER_CHUNK = 1 << 18
-# Output cells per subject block of the grid driver: its response table (3 doubles a cell) and
-# its output stay within a core's cache.
-_CELLS_PER_BLOCK = 1 << 14
+# Longest stretch (grid steps): longer runs are cut into stretches, each started from the state
+# the stretch before it leaves.
 _MAX_WIDTH = 8192
-_MATMUL_WIDTH = 32  # stretches at least this wide: one batched matmul, else one einsum
+# Most stretches in one run (each further one needs its own propagator, per subject).
+_MAX_PIECES = 32
+# Subjects handled at once: about this many cells of response tables and stretch states, and of
+# padded output where the stretches do not tile the grid.
+_STATE_CELLS = 1 << 21
+_PADDED_CELLS = 1 << 17
 
 
 def uniform_step(times: np.ndarray) -> float | None:
@@ -156,86 +163,234 @@ def _evaluate_grid(
 ) -> np.ndarray:
     """The grid driver: (n_observables, n_subjects, n_times), each observable C-contiguous.
 
-    Subjects go in blocks of about ``_CELLS_PER_BLOCK`` output cells, so that a block's response
-    table and output stay in cache whatever the population size. Each run of outputs after the
-    same event is cut into stretches of ``width`` grid steps; the state at a stretch start comes
-    from the event (first stretch) or from the previous stretch start, by the propagator of one
-    stretch (computed once per subject block). Within a stretch, output r is the response
-    table's row r (computed directly at each offset r * step, once per subject block) times
-    the state."""
+    The outputs after the same event form a run; runs are cut into stretches of ``width`` grid
+    steps (the most common run length, so that a regular regimen has one stretch per dose). A
+    stretch's outputs are its start state (1 x 3, per subject) times the subject's response table
+    (3 x width: the weighted propagator at each offset r * step), so all stretches of all
+    subjects are one batched matrix product. The state at a run's first output comes from its
+    event by the propagator of that (few distinct) step; at a later stretch's start from the
+    stretch before, by the propagator of one stretch. When the stretches tile the grid (every
+    stretch full but the last) the product is written straight into the output; otherwise into
+    a padded table, cache-sized, gathered into the output."""
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
     out = np.zeros((n_obs, n, n_t))
-    last = last_event_index(es.time[:1], times)[0]
-    # A run starts at every output whose last event differs from the previous output's.
-    changed = np.ones(n_t, dtype=bool)
-    changed[1:] = last[1:] != last[:-1]
-    starts = np.flatnonzero(changed & (last >= 0)).tolist()
-    if not starts:
+    plan = _StretchPlan.of(es.time[0], times)
+    if plan is None:
         return out
-    runs = list(zip(starts, starts[1:] + [n_t], strict=True))
-    longest = max(z - a for a, z in runs)
-    # Few subjects get long stretches (fewer Python steps per output), many get short ones.
-    width = max(1, min(longest, max(_BLOCK, _CELLS_PER_BLOCK // n), _MAX_WIDTH))
-    per_block = max(1, _CELLS_PER_BLOCK // width)
-    offsets = step * np.arange(width)
-    run_event = last[starts]
-    # From each run's event to the run's first output (h): one propagator per run and subject.
-    run_step = times[starts] - es.time[0, run_event]
-    # A regular regimen on a regular grid repeats a few such steps: one propagator per distinct step.
-    distinct_step, run_kind = np.unique(run_step, return_inverse=True)
-    run_infuses = np.any(es.rates[:, :, run_event] != 0, axis=(0, 1)).tolist() if es.has_rates else [False] * len(runs)
+    # From each run's event to the run's first output (h): a regular regimen on a regular grid
+    # repeats a few such steps, so one propagator per distinct step.
+    run_step = times[plan.run_start] - es.time[0, plan.run_event]
+    distinct, kind = np.unique(run_step, return_inverse=True)
+    fine = max(1, round(np.sqrt(plan.width)))
+    coarse = -(-plan.width // fine)
+    # Every propagator a block needs, in one call: offsets p * step (p < fine) and q * fine *
+    # step (q < coarse) for the response tables, the distinct run steps, j stretches (j >= 1).
+    later = step * plan.width * np.arange(1, int(plan.stretch_piece.max()) + 1)
+    hs = np.concatenate([step * np.arange(fine), step * fine * np.arange(coarse), distinct, later])
+    parts = np.cumsum([fine, coarse, len(distinct)])
+    per_block = max(1, min(n, _STATE_CELLS // (N_STATES * (plan.n_stretches + n_obs * (plan.width + coarse)))))
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
         # One block: the caller's Kinetics, whose eigenvalues are computed already.
         sub = kin if per_block >= n else Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
-        response, rate_response = _stretch_responses(sub, offsets, weights[:, :, who], sources, es.has_rates)
-        # The sources that reach each observable (a depot amount is fed by the depot alone).
-        feeds = [[s for s in range(N_STATES) if np.any(response[k, :, s])] or [CENTRAL] for k in range(n_obs)]
-        run_rates = es.rates[:, who][:, :, run_event]  # (3, n_block, n_runs)
         grid_kin = sub.reshaped((-1, 1))
-        if not np.any(distinct_step):  # every run starts at its event (doses on grid points)
-            run_states = es.state[:, who][:, :, run_event]
-        else:
-            run_states = apply_propagators(
-                transfer_matrix(grid_kin, distinct_step[None, :], sources)[..., run_kind],
-                transfer_matrix(grid_kin, distinct_step[None, :], sources, 1)[..., run_kind] if es.has_rates else None,
-                es.state[:, who][:, :, run_event],
-                run_rates if es.has_rates else None,
-            )
-        steps = StepCache(sub, sources)
-        for r, (a, z) in enumerate(runs):
-            infusing = run_rates[:, :, r] if run_infuses[r] else None
-            state = run_states[:, :, r]
-            for b in range(a, z, width):
-                if b > a:
-                    state = steps.propagate(state, infusing, width * step)
-                w = min(width, z - b)
-                for k in range(n_obs):
-                    view = out[k, who, b : b + w]
-                    src = feeds[k]
-                    if len(src) == 1:  # e.g. the depot: fed by itself alone
-                        np.multiply(response[k, :, src[0], :w], state[src[0], :, None], out=view)
-                    elif w >= _MATMUL_WIDTH:
-                        np.matmul(state.T[:, None, :], response[k, :, :, :w], out=view[:, None, :])
-                    else:  # a matmul per subject of a few columns costs more than it computes
-                        np.einsum("sn,nsr->nr", state, response[k, :, :, :w], out=view)
-                    if infusing is not None and rate_response is not None:
-                        view += np.matmul(infusing.T[:, None, :], rate_response[k, :, :, :w])[:, 0, :]
+        phi = np.split(transfer_matrix(grid_kin, hs[None, :], sources), parts, axis=-1)
+        gamma = np.split(transfer_matrix(grid_kin, hs[None, :], sources, 1), parts, axis=-1) if es.has_rates else None
+        w = weights[:, :, who]
+        response = _response_table(w, phi[0], phi[1], plan.width)
+        rate_response = None if gamma is None else _response_table(w, gamma[0], phi[1], plan.width, gamma[1])
+        states, rates = _stretch_states(es, who, plan, distinct, kind, phi[2:], None if gamma is None else gamma[2:])
+        for k in range(n_obs):
+            _write(out[k, who], plan, states, response[k])
+            if rates is not None and rate_response is not None:
+                _write(out[k, who], plan, rates, rate_response[k], add=True)
     return out
 
 
-def _stretch_responses(
-    kin: Kinetics, offsets: np.ndarray, weights: np.ndarray, sources: tuple[int, ...], with_rates: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Weighted responses at ``offsets`` (h) after a stretch start, per subject.
+def _response_table(
+    weights: np.ndarray, fine: np.ndarray, coarse: np.ndarray, width: int, coarse_gamma: np.ndarray | None = None
+) -> np.ndarray:
+    """Weighted responses at offsets r * step, r < ``width``: (n_observables, n_subjects, 3,
+    width); ``[k, n, s, r]`` = sum_t w_kt Phi(r step)[t, s], to a unit amount in source s.
 
-    ``response[k, n, s, r]`` = sum_t w_kt Phi(offset_r)[t, s] (to a unit amount in source s) and
-    ``rate_response`` the same with Gamma (to a unit rate; None without infusions), each of shape
-    (n_observables, n_subjects, 3, n_offsets), every entry from the closed form at its offset:
-    a subject's block is the (3 x n_offsets) matrix that its state (1 x 3) multiplies."""
-    n = kin.k10.shape[0]
-    grid = kin.reshaped((n, 1))
-    response = np.einsum("ktn,tsnr->knsr", weights, transfer_matrix(grid, offsets[None, :], sources))
-    if not with_rates:
-        return response, None
-    return response, np.einsum("ktn,tsnr->knsr", weights, transfer_matrix(grid, offsets[None, :], sources, 1))
+    With r = q * F + p, Phi(r step) = Phi(q F step) Phi(p step), so the closed form is needed at
+    F + Q offsets (``fine``: Phi(p step), p < F; ``coarse``: Phi(q F step), q < Q; each (3, 3,
+    n_subjects, offsets)) instead of F * Q. Every entry of Phi and every weight is
+    non-negative, so the product adds no cancellation: each entry stays within a few ulps of the
+    closed form. With ``fine`` = Gamma(p step) and ``coarse_gamma`` = Gamma(q F step) this is the
+    response to a unit infusion rate, by Gamma(a + b) = Phi(b) Gamma(a) + Gamma(b)."""
+    n_obs, n, f, q = weights.shape[0], fine.shape[2], fine.shape[3], coarse.shape[3]
+    rows = np.einsum("ktn,tsnq->knqs", weights, coarse)  # w Phi(q F step): (n_obs, n, Q, 3)
+    by_fine = np.ascontiguousarray(fine.transpose(2, 0, 1, 3)).reshape(n, N_STATES, N_STATES * f)
+    table = np.matmul(rows, by_fine).reshape(n_obs, n, q, N_STATES, f)
+    if coarse_gamma is not None:
+        table += np.einsum("ktn,tsnq->knqs", weights, coarse_gamma)[..., None]
+    return np.ascontiguousarray(table.transpose(0, 1, 3, 2, 4).reshape(n_obs, n, N_STATES, q * f)[..., :width])
+
+
+@dataclass(frozen=True)
+class _StretchPlan:
+    """Where the stretches of a uniform grid lie (shared by every subject).
+
+    ``run_event``: the event of each run; ``run_start``: its first output; ``stretch_run`` /
+    ``stretch_piece``: each stretch's run and its index within the run (0 at the run's start);
+    ``first_stretch``: each run's first stretch; ``segments``: runs whose first stretches and
+    events follow one another (first run, its first stretch, its event, number of runs);
+    ``spans``: outputs that consecutive stretches tile (first output, number of outputs, first
+    stretch), where every stretch but a span's last is full."""
+
+    width: int
+    run_event: np.ndarray
+    run_start: np.ndarray
+    run_length: np.ndarray
+    stretch_run: np.ndarray
+    stretch_piece: np.ndarray
+    first_stretch: np.ndarray
+    segments: tuple[tuple[int, int, int, int], ...]
+    spans: tuple[tuple[int, int, int], ...]
+
+    @property
+    def n_stretches(self) -> int:
+        return len(self.stretch_run)
+
+    @classmethod
+    def of(cls, event_time: np.ndarray, times: np.ndarray) -> _StretchPlan | None:
+        # Event e's run: the outputs from the first at or after it (right-continuity) to the
+        # first at or after the next event; empty when no output lies between them.
+        starts = np.searchsorted(times, event_time, side="left")
+        ends = np.append(starts[1:], len(times))
+        run_event = np.flatnonzero(ends > starts)
+        if len(run_event) == 0:
+            return None
+        run_start, run_length = starts[run_event], (ends - starts)[run_event]
+        # The most common run length (the longer on a tie): a regular regimen's dose interval;
+        # longer when a run would need more than _MAX_PIECES stretches.
+        lengths, counts = np.unique(run_length, return_counts=True)
+        common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
+        width = min(max(common, -(-int(lengths[-1]) // _MAX_PIECES)), _MAX_WIDTH)
+        pieces = -(-run_length // width)
+        stretch_run = np.repeat(np.arange(len(run_start)), pieces)
+        first_stretch = np.cumsum(pieces) - pieces
+        stretch_piece = np.arange(len(stretch_run)) - np.repeat(first_stretch, pieces)
+        # Segments of runs whose first stretches and events both follow one another.
+        breaks = np.flatnonzero((np.diff(first_stretch) != 1) | (np.diff(run_event) != 1)) + 1
+        bounds = np.concatenate([[0], breaks, [len(run_start)]]).tolist()
+        segments = tuple(
+            (a, int(first_stretch[a]), int(run_event[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+        # A span ends after each run whose last stretch is partial (and after the last run).
+        ends_span = np.flatnonzero(run_length % width != 0)
+        bounds = np.unique(np.concatenate([[0], ends_span + 1, [len(run_start)]])).tolist()
+        stop = run_start + run_length
+        spans = tuple(
+            (int(run_start[a]), int(stop[b - 1] - run_start[a]), int(first_stretch[a]))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+        return cls(width, run_event, run_start, run_length, stretch_run, stretch_piece, first_stretch, segments, spans)
+
+    @cached_property
+    def gather(self) -> np.ndarray:
+        """For each output from the first run on, its place in the (stretch, offset) table."""
+        stretch_start = self.run_start[self.stretch_run] + self.stretch_piece * self.width
+        stop = (self.run_start + self.run_length)[self.stretch_run]
+        of_output = np.repeat(np.arange(self.n_stretches), np.minimum(self.width, stop - stretch_start))
+        return of_output * self.width + (np.arange(len(of_output)) + self.run_start[0] - stretch_start[of_output])
+
+
+def _stretch_states(
+    es: EventStates,
+    who: slice,
+    plan: _StretchPlan,
+    distinct: np.ndarray,
+    kind: np.ndarray,
+    phi: list[np.ndarray],
+    gamma: list[np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The state (mg) at every stretch start and the infusion rates (mg/h) running there (None
+    without infusions), each (n_block, n_stretches, 3): the left factor of the stretch products.
+
+    ``phi`` / ``gamma``: the block's propagators (3, 3, n_block, m), first over each ``distinct``
+    step (h) from a run's event to its first output (``kind``: which one, per run), then over
+    j = 1, 2, ... stretches. A
+    state row times a propagator's transpose moves it (row vectors, so that the stretch states
+    stay in the layout the products read)."""
+    by_event = es.state.transpose(1, 2, 0)[who]  # (n_block, n_events, 3)
+    states = np.empty((by_event.shape[0], plan.n_stretches, N_STATES))
+    # Each run's first stretch starts from the state just after the run's event; where runs and
+    # events follow one another (a regular regimen) that is a few slice copies, not a gather.
+    if len(plan.segments) <= _FEW_STEPS:
+        for _, stretch0, event0, count in plan.segments:
+            states[:, stretch0 : stretch0 + count] = by_event[:, event0 : event0 + count]
+    else:
+        states[:, plan.first_stretch] = by_event[:, plan.run_event]
+    rates = None
+    if gamma is not None:
+        rates = np.ascontiguousarray(es.rates.transpose(1, 2, 0)[who][:, plan.run_event[plan.stretch_run]])
+    steps = phi[0].shape[-1]
+    if steps > _FEW_STEPS:  # irregular: every run its own step, gathered at once
+        first = states[:, plan.first_stretch]
+        moved = np.matmul(first[:, :, None, :], phi[0].transpose(2, 3, 1, 0)[:, kind])[:, :, 0]
+        if rates is not None and gamma is not None:
+            run_rates = rates[:, plan.first_stretch, None, :]
+            moved += np.matmul(run_rates, gamma[0].transpose(2, 3, 1, 0)[:, kind])[:, :, 0]
+        states[:, plan.first_stretch] = moved
+    else:
+        for d in range(steps):
+            if distinct[d] == 0:
+                continue  # the run starts at its event
+            at = plan.first_stretch[kind == d]
+            moved = np.matmul(states[:, at], phi[0][..., d].transpose(2, 1, 0))
+            if rates is not None and gamma is not None:
+                moved += np.matmul(rates[:, at], gamma[0][..., d].transpose(2, 1, 0))
+            states[:, at] = moved
+    if plan.n_stretches == len(plan.run_start):  # one stretch per run
+        return states, rates
+    # A later stretch starts j stretches after its run's first: Phi(j stretch) moves the first
+    # stretch's state there (+ Gamma(j stretch) the rates), each from the closed form.
+    later = np.flatnonzero(plan.stretch_piece)
+    piece = plan.stretch_piece[later] - 1
+    start = states[:, plan.first_stretch[plan.stretch_run[later]], None, :]
+    moved = np.matmul(start, phi[1].transpose(2, 3, 1, 0)[:, piece])[:, :, 0]
+    if rates is not None and gamma is not None:
+        moved += np.matmul(rates[:, later, None, :], gamma[1].transpose(2, 3, 1, 0)[:, piece])[:, :, 0]
+    states[:, later] = moved
+    return states, rates
+
+
+# Distinct steps from a run's event to its first output handled one by one (more: all at once).
+_FEW_STEPS = 16
+
+
+# Spans written one by one (more: through a padded table and one gather).
+_FEW_SPANS = 64
+
+
+def _write(out: np.ndarray, plan: _StretchPlan, left: np.ndarray, response: np.ndarray, add: bool = False) -> None:
+    """``out`` (n_block, n_times) = (or +=) the stretch products ``left`` (n_block, n_stretches,
+    3) @ ``response`` (n_block, 3, width), each stretch's outputs in place (outputs before the
+    first run are left alone)."""
+    width = plan.width
+    if len(plan.spans) <= _FEW_SPANS:
+        for begin, length, stretch in plan.spans:
+            # Full stretches straight into the output; the span's last (maybe partial) one apart.
+            full = length // width
+            body = out[:, begin : begin + full * width].reshape(len(out), full, width)
+            if add:
+                body += np.matmul(left[:, stretch : stretch + full], response)
+            else:
+                np.matmul(left[:, stretch : stretch + full], response, out=body)
+            rest = length - full * width
+            if rest:
+                part = np.matmul(left[:, stretch + full : stretch + full + 1], response[:, :, :rest])[:, 0]
+                view = out[:, begin + full * width : begin + length]
+                view[...] = view + part if add else part
+        return
+    gather, tail = plan.gather, out[:, plan.run_start[0] :]
+    n_str = plan.n_stretches
+    rows = max(1, _PADDED_CELLS // (n_str * width))
+    for r0 in range(0, len(tail), rows):
+        padded = np.matmul(left[r0 : r0 + rows], response[r0 : r0 + rows]).reshape(-1, n_str * width)
+        if add:
+            tail[r0 : r0 + rows] += padded[:, gather]
+        else:
+            tail[r0 : r0 + rows] = padded[:, gather]

@@ -104,7 +104,9 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     reset = None if events.reset is None or not np.any(events.reset) else np.broadcast_to(events.reset, time.shape)
     has_rates = bool(np.any(events.rate != 0))
     rates = _rates_after_events(events, n_subjects, reset) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
-    state = np.empty((n_ev, N_STATES, n_subjects))
+    # Stored subject by subject, event by event: the grid driver gathers the (3,) states of the
+    # events it starts runs from, and the direct driver those of each output's last event.
+    state = np.empty((n_subjects, n_ev, N_STATES))
     steps = StepCache(kin, sources)
     subjects = np.arange(n_subjects)
     current = np.zeros((N_STATES, n_subjects))
@@ -120,10 +122,9 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
             current[events.cmt[e]] += amount[:, e]
         else:
             current[events.cmt[:, e], subjects] += amount[:, e]
-        state[e] = current
+        state[:, e] = current.T
     # Consumers index (compartment, subject, event).
-    order = (1, 2, 0)
-    return EventStates(np.ascontiguousarray(time), state.transpose(order), rates.transpose(order), has_rates)
+    return EventStates(np.ascontiguousarray(time), state.transpose(2, 0, 1), rates.transpose(1, 2, 0), has_rates)
 
 
 def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | None = None) -> np.ndarray:
