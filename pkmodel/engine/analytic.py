@@ -56,10 +56,10 @@ def evaluate(
     (n_subjects, n_times), or (n_observables, n_subjects, n_times); either way each
     observable's matrix is C-contiguous, one row per subject (``.ravel()`` is a view). ``left=True`` gives left limits (the value just
     before a dose at exactly that time, e.g. a trough). ``method`` chooses the
-    driver: "direct" evaluates every output from the state after its last event; "grid" does the
-    same at block starts of a uniform grid and reuses the per-subject propagator of one grid step
-    inside blocks (same numbers to rounding, several times faster for large populations);
-    "auto" picks "grid" when it applies and pays off. ``states``: the event states of these
+    driver: "direct" evaluates every output from the state after its last event; "grid", on a
+    uniform grid, multiplies the state at each stretch start by the subject's table of responses
+    at the grid's offsets (same numbers to rounding, several times faster); "auto" picks "grid"
+    when it applies and pays off. ``states``: the event states of these
     events, when the caller has them already.
     """
     n = kin.k10.shape[0]
