@@ -164,11 +164,17 @@ class StepCache:
             self._matrices[key] = transfer_matrix(self.kin, h, self.sources, extra_zeros)
         return self._matrices[key]
 
-    def propagate(self, state: np.ndarray, rates: np.ndarray | None, h: float) -> np.ndarray:
-        """The state (3, n_subjects) ``h`` hours later under constant ``rates`` (None: no infusion)."""
+    def propagate(
+        self, state: np.ndarray, rates: np.ndarray | None, h: float, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The state (3, n_subjects) ``h`` hours later under constant ``rates`` (None: no
+        infusion), written into ``out`` when given (not ``state`` itself)."""
         if h == 0:
-            return np.array(state, dtype=float)
-        out = np.einsum("tsn,sn->tn", self.matrix(h), state)
+            if out is None:
+                return np.array(state, dtype=float)
+            out[...] = state
+            return out
+        out = np.einsum("tsn,sn->tn", self.matrix(h), state, out=out)
         if rates is not None:
             out += np.einsum("tsn,sn->tn", self.matrix(h, 1), rates)
         return out

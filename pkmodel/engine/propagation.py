@@ -104,27 +104,34 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     reset = None if events.reset is None or not np.any(events.reset) else np.broadcast_to(events.reset, time.shape)
     has_rates = bool(np.any(events.rate != 0))
     rates = _rates_after_events(events, n_subjects, reset) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
-    # Stored subject by subject, event by event: the grid driver gathers the (3,) states of the
-    # events it starts runs from, and the direct driver those of each output's last event.
-    state = np.empty((n_subjects, n_ev, N_STATES))
+    state = np.empty((n_ev, N_STATES, n_subjects))
     steps = StepCache(kin, sources)
     subjects = np.arange(n_subjects)
-    current = np.zeros((N_STATES, n_subjects))
     steps_h = np.diff(events.time).tolist() if events.shared_times else []
+    shared_doses = events.cmt.ndim == 1 and events.amount.ndim == 1
+    cmt, dose = (events.cmt.tolist(), events.amount.tolist()) if shared_doses else ([], [])
     for e in range(n_ev):
-        if e and events.shared_times:
-            current = steps.propagate(current, rates[e - 1] if has_rates else None, steps_h[e - 1])
-        elif e:
-            current = propagate(kin, current, rates[e - 1], time[:, e] - time[:, e - 1], sources)
-        if reset is not None:
-            current[:, reset[:, e]] = 0.0
-        if events.cmt.ndim == 1:
-            current[events.cmt[e]] += amount[:, e]
+        now = state[e]
+        if e == 0:
+            now[...] = 0.0
+        elif events.shared_times:
+            steps.propagate(state[e - 1], rates[e - 1] if has_rates else None, steps_h[e - 1], out=now)
         else:
-            current[events.cmt[:, e], subjects] += amount[:, e]
-        state[:, e] = current.T
-    # Consumers index (compartment, subject, event).
-    return EventStates(np.ascontiguousarray(time), state.transpose(2, 0, 1), rates.transpose(1, 2, 0), has_rates)
+            now[...] = propagate(kin, state[e - 1], rates[e - 1], time[:, e] - time[:, e - 1], sources)
+        if reset is not None:
+            now[:, reset[:, e]] = 0.0
+        if shared_doses:
+            if dose[e]:
+                now[cmt[e]] += dose[e]
+        elif events.cmt.ndim == 1:
+            now[events.cmt[e]] += amount[:, e]
+        else:
+            now[events.cmt[:, e], subjects] += amount[:, e]
+    # Kept subject by subject, event by event (one transposing copy): the grid driver copies the
+    # (3,) states of the events it starts runs from, the direct driver those of each output's
+    # last event. Consumers index (compartment, subject, event).
+    by_subject = np.ascontiguousarray(state.transpose(2, 0, 1))
+    return EventStates(np.ascontiguousarray(time), by_subject.transpose(2, 0, 1), rates.transpose(1, 2, 0), has_rates)
 
 
 def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | None = None) -> np.ndarray:
