@@ -64,7 +64,8 @@ def test_grid_equals_direct(case, way, monkeypatch):
         monkeypatch.setattr(analytic, "_FEW_SPANS", 0)
         monkeypatch.setattr(analytic, "_PADDED_CELLS", 2000)  # several row blocks of the table
     elif way == "few pieces":
-        monkeypatch.setattr(analytic, "_MAX_PIECES", 2)  # wider stretches, padded runs
+        monkeypatch.setattr(analytic, "_MIN_PIECES", 2)  # wider stretches, padded runs
+        monkeypatch.setattr(analytic, "_PIECE_CELLS", 0)
     events, times = CASES[case]
     kin = _kinetics()
     # Concentration (central / V1), the depot amount and the peripheral amount in one pass.
@@ -90,7 +91,7 @@ def test_one_subject_equals_the_ode_reference(case):
 
 
 def test_plan_of_a_regular_regimen_is_one_stretch_per_dose_tiling_the_grid():
-    plan = analytic._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25))
+    plan = analytic._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25), N)
     assert plan is not None
     assert plan.width == 48 and len(plan.spans) == 1 and plan.n_stretches == 6
     assert plan.spans[0] == (0, 288, 0)

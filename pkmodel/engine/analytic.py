@@ -92,8 +92,10 @@ _CELLS_PER_CHUNK = 1 << 18
 # Longest stretch (grid steps): longer runs are cut into stretches, each started from the state
 # the stretch before it leaves.
 _MAX_WIDTH = 8192
-# Most stretches in one run (each further one needs its own propagator, per subject).
-_MAX_PIECES = 32
+# Most stretches in one run: each further one needs its own propagator per subject, so about
+# this many propagator cells over all subjects, and at least _MIN_PIECES.
+_PIECE_CELLS = 4096
+_MIN_PIECES = 32
 # Subjects handled at once: about this many cells of response tables and stretch states, and of
 # padded output where the stretches do not tile the grid.
 _STATE_CELLS = 1 << 21
@@ -174,7 +176,7 @@ def _evaluate_grid(
     a padded table, cache-sized, gathered into the output."""
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
     out = np.zeros((n_obs, n, n_t))
-    plan = _StretchPlan.of(es.time[0], times)
+    plan = _StretchPlan.of(es.time[0], times, n)
     if plan is None:
         return out
     # From each run's event to the run's first output (h): a regular regimen on a regular grid
@@ -254,7 +256,7 @@ class _StretchPlan:
         return len(self.stretch_run)
 
     @classmethod
-    def of(cls, event_time: np.ndarray, times: np.ndarray) -> _StretchPlan | None:
+    def of(cls, event_time: np.ndarray, times: np.ndarray, n_subjects: int) -> _StretchPlan | None:
         # Event e's run: the outputs from the first at or after it (right-continuity) to the
         # first at or after the next event; empty when no output lies between them.
         starts = np.searchsorted(times, event_time, side="left")
@@ -264,10 +266,11 @@ class _StretchPlan:
             return None
         run_start, run_length = starts[run_event], (ends - starts)[run_event]
         # The most common run length (the longer on a tie): a regular regimen's dose interval;
-        # longer when a run would need more than _MAX_PIECES stretches.
+        # longer when a run would need too many stretches.
         lengths, counts = np.unique(run_length, return_counts=True)
         common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
-        width = min(max(common, -(-int(lengths[-1]) // _MAX_PIECES)), _MAX_WIDTH)
+        most = max(_MIN_PIECES, _PIECE_CELLS // n_subjects)
+        width = min(max(common, -(-int(lengths[-1]) // most)), _MAX_WIDTH)
         pieces = -(-run_length // width)
         stretch_run = np.repeat(np.arange(len(run_start)), pieces)
         first_stretch = np.cumsum(pieces) - pieces
