@@ -642,7 +642,7 @@ def _ratio(x: float) -> str:
 def _print(table: list[Row], rounds: int) -> None:
     width = max(len(r.label) for r in table) + 2
     names = {r.key: r.short or r.key for r in table}
-    print(f"\n{'row':<{width}}{'median':>11}{'min':>11}{'÷ exp':>8}{'÷ ref':>19}{'peak mem':>11}")
+    print(f"\n{'row':<{width}}{'median':>11}{'min':>11}{'ns/cell':>9}{'÷ exp':>8}{'÷ ref':>19}{'peak mem':>11}")
     for row in table:
         r = row.result
         if "skipped" in r:
@@ -651,10 +651,13 @@ def _print(table: list[Row], rounds: int) -> None:
         ratio = _ratio(r["per_exp_floor"]) if "per_exp_floor" in r else ""
         ref = f"{_ratio(r['per_versus'])} {names[r['versus']]}" if "per_versus" in r else ""
         mem = f"{r['peak_mib']:,.0f} MiB" + ("*" if r["memory"].endswith("process") else "") if "peak_mib" in r else ""
-        print(f"{row.label:<{width}}{_ms(r['median_s']):>11}{_ms(r['min_s']):>11}{ratio:>8}{ref:>19}{mem:>11}")
+        per_cell = f"{r['median_s'] / row.cells * 1e9:.1f}" if row.cells else ""
+        print(f"{row.label:<{width}}{_ms(r['median_s']):>11}{_ms(r['min_s']):>11}{per_cell:>9}{ratio:>8}{ref:>19}{mem:>11}")
     checks = [f"{r.key} {r.result['rel_error_vs_pkmodel']:.1g}" for r in table if "rel_error_vs_pkmodel" in r.result]
     print(
-        f"\n÷ exp: median over np.exp on as many cells, same run. ÷ ref: median over the named row's median.\n"
+        f"\nns/cell: median over the output cells (subjects x times). ÷ exp: median over np.exp on as many\n"
+        f"cells, same run (np.exp itself costs less per cell while its cells fit in cache). ÷ ref: median\n"
+        f"over the named row's median.\n"
         f"peak mem: peak RSS growth during one run in a child process; * peak RSS of the whole fresh process.\n"
         f"imports: time of the import statement in a fresh interpreter; CLI: wall time of the process.\n"
         f"closed forms vs pkmodel, max relative error: {', '.join(checks) or 'none checked'}"
