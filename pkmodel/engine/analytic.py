@@ -169,11 +169,12 @@ def _evaluate_grid(
     steps (the most common run length, so that a regular regimen has one stretch per dose). A
     stretch's outputs are its start state (1 x 3, per subject) times the subject's response table
     (3 x width: the weighted propagator at each offset r * step), so all stretches of all
-    subjects are one batched matrix product. The state at a run's first output comes from its
-    event by the propagator of that (few distinct) step; at a later stretch's start from the
-    stretch before, by the propagator of one stretch. When the stretches tile the grid (every
-    stretch full but the last) the product is written straight into the output; otherwise into
-    a padded table, cache-sized, gathered into the output."""
+    subjects are a few batched matrix products. The state at a run's first output comes from
+    its event by the propagator of that (few distinct) step; at a later stretch's start from
+    the run's first, by the closed-form propagator of j stretches (no rounding carried from
+    stretch to stretch). Where consecutive stretches tile the outputs (every one full but the
+    last: a span; a regular regimen has one) the products are written straight into the
+    output; with many spans, into a padded table, cache-sized, gathered into the output."""
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
     out = np.zeros((n_obs, n, n_t))
     plan = _StretchPlan.of(es.time[0], times, n)
