@@ -24,17 +24,24 @@ _SPREAD_FOR_RECURRENCE = 1.0
 _TAYLOR_TERMS = 24
 
 
-def exp_divided_difference(points: Sequence[np.ndarray | float]) -> np.ndarray:
+def exp_divided_difference(
+    points: Sequence[np.ndarray | float], exps: Sequence[np.ndarray | float] | None = None
+) -> np.ndarray:
     """Divided difference ``exp[x1, ..., xm]`` of ``exp`` at ``m`` points, elementwise.
 
     ``points`` are arrays broadcastable to one shape (dimensionless; in the engine they are
     ``-rate_constant * time``, hence <= 0). Returns an array of that shape. ``exp[x] = exp(x)``,
-    ``exp[x, x] = exp(x)``, and in general ``exp[x, ..., x] = exp(x) / (m-1)!``.
+    ``exp[x, x] = exp(x)``, and in general ``exp[x, ..., x] = exp(x) / (m-1)!``. ``exps``: the
+    points' exponentials when the caller has them (the engine's entries share a few rates).
     """
     xs = _sorted(np.broadcast_arrays(*[np.asarray(p, dtype=float) for p in points]))
     m = len(xs)
-    # table[i] holds exp[x_i, ..., x_{i+level}] for the current level.
-    table = [np.exp(x) for x in xs]
+    # table[i] holds exp[x_i, ..., x_{i+level}] for the current level. exp is increasing, so the
+    # exponentials sorted on their own come in the points' order.
+    if exps is None:
+        table = [np.exp(x) for x in xs]
+    else:
+        table = _sorted(np.broadcast_arrays(*[np.asarray(e, dtype=float) for e in exps], xs[0])[:-1])
     for level in range(1, m):
         if level == 1:
             # Pairs in closed form: exp[a, b] = exp(b) * expm1(a - b) / (a - b), exact for any gap.

@@ -135,14 +135,21 @@ def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ..
     shape = np.broadcast_shapes(h.shape, np.shape(kin.k10))
     out = np.zeros((N_STATES, N_STATES) + shape)
     cache: dict[str, np.ndarray] = {}
+    # The points -rate * h and their exponentials, once per rate: the entries share them.
+    points: dict[str, np.ndarray] = {}
+    exps: dict[str, np.ndarray] = {}
     for (target, source), terms in _TERMS.items():
         if target not in sources or source not in sources:
             continue
         for coef_name, rates in terms:
             rates = rates + "z" * extra_zeros
             if rates not in cache:
-                points = [-kin.rate(r) * h for r in rates]
-                cache[rates] = h ** (len(rates) - 1) * exp_divided_difference(points)
+                for r in rates:
+                    if r not in points:
+                        points[r] = np.broadcast_to(-kin.rate(r) * h, shape)
+                        exps[r] = np.broadcast_to(np.exp(points[r]) if r != "z" else 1.0, shape)
+                dd = exp_divided_difference([points[r] for r in rates], [exps[r] for r in rates])
+                cache[rates] = h ** (len(rates) - 1) * dd
             out[target, source] += kin.coefficient(coef_name) * cache[rates]
     return out
 
