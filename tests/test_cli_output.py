@@ -133,17 +133,19 @@ def test_csv_of_any_floats_equals_pandas(values, offset):
     assert written(columns) == pandas_csv(columns)
 
 
-def test_python_m_pkmodel_simulate_with_csv_imports_no_pandas(tmp_path):
+# --suggest-dose cmax: the suggestion's trial simulations need only the peak, not pandas' table.
+@pytest.mark.parametrize("extra", [[], ["--crcl", "45 mL/min", "--suggest-dose", "cmax"]])
+def test_python_m_pkmodel_simulate_with_csv_imports_no_pandas(extra, tmp_path):
     target = tmp_path / "x.csv"
     code = (
         "import runpy, sys\n"
-        "sys.argv = ['pkmodel', 'simulate', '--regimen', 'alcohol-withdrawal', '--csv', sys.argv[1], '--quiet']\n"
+        "sys.argv = ['pkmodel', 'simulate', '--regimen', 'alcohol-withdrawal', '--csv', *sys.argv[1:], '--quiet']\n"
         "try:\n"
         "    runpy.run_module('pkmodel', run_name='__main__')\n"
         "finally:\n"
         "    print(sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code, str(target), *extra], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[-1] == "[]"
     assert target.read_bytes().startswith(b"time_h,conc_mg_L,depot_mg,central_mg,peripheral_mg\n0.0,0.0,")
