@@ -176,3 +176,10 @@ def test_python_m_pkmodel_simulate_with_csv_imports_no_pandas(tmp_path):
     # each run: the exit statuses so far, then the heavy libraries loaded (none)
     assert [line for line in done.stderr.splitlines() if line.startswith("[")] == ["[0] []", "[0, 0] []"]
     assert target.read_bytes().startswith(b"time_h,conc_mg_L,depot_mg,central_mg,peripheral_mg\n0.0,0.0,")
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr() == (f"pkmodel {version('pkmodel')}\n", "")
