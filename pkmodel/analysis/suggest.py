@@ -226,7 +226,7 @@ def _cmax(model: Model, pattern: tuple[Dose, ...], tau: float, k: int, amount: f
     second = [replace(d, amount=amount, time=d.time + period) for d in pattern]
     # A trial regimen is not a prescription: the label is checked on the suggestion instead.
     sim = simulate(model, Regimen(tuple(first + second), interval=period), check_label=False)
-    return float(sim.summary()["cmax_mg_L"].iloc[0])
+    return float(sim.peak()[0][0])  # the summary's Cmax, without the other metrics or pandas
 
 
 def _adjusted(regimen: Regimen, chosen: _Option, amount0: float, route: str, tau: float) -> Regimen:

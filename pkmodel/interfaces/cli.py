@@ -47,6 +47,7 @@ from pkmodel.interfaces.arguments import (
     names_a_library_regimen,
     population_factors,
 )
+from pkmodel.interfaces.csv_columns import write_columns
 from pkmodel.interfaces.options import (
     OPTION,
     PLOT_FORMATS,
@@ -54,6 +55,7 @@ from pkmodel.interfaces.options import (
     build_parser,
 )
 from pkmodel.model import Model
+from pkmodel.simulation import exposure
 from pkmodel.simulation.simulate import Simulation, simulate
 from pkmodel.units import format_number
 
@@ -279,14 +281,15 @@ def run_regimens(args: argparse.Namespace) -> str:
 def summary_table(sim: Simulation) -> str:
     """The exposure metrics, rounded to 4 significant digits, with units in the names: a
     "metric / value" table for one subject, one row per subject for several."""
-    summary = sim.summary()
-    summary = summary.loc[:, summary.notna().any()]  # interval metrics are NaN for a single dose
-    shown = summary.map(_round)
-    if len(shown) == 1:
-        shown = shown.rename(columns={k: long for k, (long, _) in _METRICS.items()})
-        rows = [("metric", "value"), *zip(shown.columns, shown.iloc[0])]
+    # Interval metrics are NaN for a single dose: not shown.
+    table = {k: v for k, v in sim.metrics().items() if not np.isnan(v).all()}
+    if sim.n_subjects == 1:
+        rows = [("metric", "value"), *((_METRICS[k][0], _round(v[0])) for k, v in table.items())]
         width, digits = (max(len(row[i]) for row in rows) for i in (0, 1))
         return "\n".join(f"{name:<{width}}  {value:>{digits}}" for name, value in rows)
+    # Several subjects come only from a parameter file with arrays (a population, whose
+    # simulation dwarfs pandas' import): the table is pandas' layout, so pandas draws it.
+    shown = exposure.frame(table).map(_round)
     return shown.rename(columns={k: short for k, (_, short) in _METRICS.items()}).to_string(max_rows=40)
 
 
@@ -307,4 +310,5 @@ def _save_plot(sim: Simulation, path: str, fmt: str, *, log: bool = False) -> No
 
 
 def _write_csv(sim: Simulation, path: str) -> None:
-    sim.data.to_csv(path, index=False)
+    # The text of sim.data.to_csv(path, index=False), without loading pandas.
+    write_columns(path, sim.columns())

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from importlib.metadata import version
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pkmodel.drugs.covariates import CHILD_PUGH, RENAL_CATEGORIES
 from pkmodel.drugs.label_rules import load_label_rules
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
         allow_abbrev=False,
     )
-    parser.add_argument("--version", action="version", version=f"pkmodel {version('pkmodel')}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sim = commands.add_parser(
         "simulate",
@@ -171,6 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
         'TOML file that names its library ([model] regimens), or "none" for every drug\'s',
     )
     return parser
+
+
+class _Version(argparse._VersionAction):
+    """``--version``, looked up only when it is asked for: importlib.metadata and the lookup of
+    the installed version take about 30 ms of every start-up."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        import pkmodel
+
+        self.version = f"pkmodel {pkmodel.__version__}"
+        super().__call__(parser, *args, **kwargs)
 
 
 def add_patient_options(sim: argparse.ArgumentParser) -> None:

@@ -134,10 +134,9 @@ def _exposure(model: Model, doses: DoseColumns, n: int) -> np.ndarray:
     return np.broadcast_to(total / np.asarray(model.cl, dtype=float), (n,)).copy()
 
 
-def summarise(inp: Inputs) -> pd.DataFrame:
-    """One row per subject with the metrics of the module docstring."""
-    import pandas as pd
-
+def metrics(inp: Inputs) -> dict[str, np.ndarray]:
+    """The metrics of the module docstring, in their order, each one value per subject
+    (n_subjects,); without pandas (the command line prints them without loading it)."""
     n = inp.concentration.shape[0]
     cmax, tmax = peak(inp)
     curve = inp.curve
@@ -145,8 +144,10 @@ def summarise(inp: Inputs) -> pd.DataFrame:
     def auc(a: float, b: float) -> np.ndarray:
         return curve.integral(np.full(n, a), np.full(n, b))
 
-    nan = np.full(n, np.nan)
-    cmin = nan if inp.trough_time is None else curve.value(np.full(n, inp.trough_time), left=True)
+    def nan() -> np.ndarray:  # an array of its own for each metric: the caller may write in one
+        return np.full(n, np.nan)
+
+    cmin = nan() if inp.trough_time is None else curve.value(np.full(n, inp.trough_time), left=True)
     table = {
         "cmax_mg_L": cmax,
         "tmax_h": tmax,
@@ -168,8 +169,23 @@ def summarise(inp: Inputs) -> pd.DataFrame:
                 t90ss_h=time_to_fraction_of_steady_state(inp, 0.9),
             )
     else:
-        table.update(auc_tau_mg_h_L=nan, cavg_mg_L=nan, cavg_ss_mg_L=nan, accumulation=nan, t90ss_h=nan)
+        table.update(auc_tau_mg_h_L=nan(), cavg_mg_L=nan(), cavg_ss_mg_L=nan(), accumulation=nan(), t90ss_h=nan())
+    return table
+
+
+def frame(table: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The :func:`metrics` of ``n`` subjects as a DataFrame: one row per subject (index
+    ``subject``, 0 to n - 1), one column per metric in the same order."""
+    import pandas as pd
+
+    n = len(next(iter(table.values())))
     return pd.DataFrame(table, index=pd.RangeIndex(n, name="subject"))
+
+
+def summarise(inp: Inputs) -> pd.DataFrame:
+    """One row per subject with the metrics of the module docstring (:func:`metrics` as a
+    DataFrame)."""
+    return frame(metrics(inp))
 
 
 def grid_argmax(conc: np.ndarray) -> np.ndarray:

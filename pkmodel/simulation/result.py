@@ -200,6 +200,11 @@ class Simulation:
             Curve(self._kin, self._events, self._conc_weights, self._states),
         )
 
+    def metrics(self) -> dict[str, np.ndarray]:
+        """The columns of :meth:`summary` as numpy arrays (one value per subject), in its order,
+        without pandas; see :func:`pkmodel.simulation.exposure.metrics`."""
+        return exposure.metrics(self._exposure_inputs())
+
 
 def _weights(model: Model, n: int, compartment: int | None = None) -> np.ndarray:
     """Observation weights: a compartment's amount (mg), or by default the central
