@@ -16,7 +16,9 @@ How it measures:
     Medians and minima are reported. Rounds stop early (at least 3) if the next one would end
     past the time budget; the table says how many ran.
   * Floors: one ``np.exp`` pass over an array with as many cells (subjects x times) as a row's
-    output, timed in the same rounds; "÷ exp" is a row's median over that floor's median.
+    output, timed in the same rounds; "÷ exp" is a row's median over that floor's median. For
+    ``.data``, which writes five new columns, also ``np.ones`` over as many cells: on machines
+    where memory never touched before is slow to fault in, that alone is most of its time.
   * Peers: a numpy closed form written here by hand (superposition of the oral two-compartment
     unit response over the doses, each exponential carried from dose to dose) and, for the one
     subject with 28 doses, the plain sum over doses; both are checked against pkmodel's
@@ -255,7 +257,17 @@ def rows() -> list[Row]:
             only_if="conc",
         ),
         Row("summary", ".summary() (concentration computed)", computed(lambda s: s.summary()), cells=cells),
-        Row("data", ".data (concentration computed)", computed(lambda s: s.data), cells=cells),
+        Row("data", ".data (concentration computed)", computed(lambda s: s.data), cells=cells, versus="data_mem"),
+        # .data writes five new columns (subject, time and three amounts) as large as the output:
+        # on a machine where memory never touched before is slow to fault in, writing them at all
+        # is most of its cost, which the np.exp floor (one new array) does not show.
+        Row(
+            "data_mem",
+            "  np.ones over its 5 new columns (writing new memory)",
+            _fresh(lambda: np.ones(5 * cells)),
+            short="np.ones",
+            only_if="data",
+        ),
         Row(
             "conc20k",
             "20k subjects: simulate().concentration (50k exceeds limits.MAX_CELLS)",
