@@ -100,6 +100,10 @@ _MIN_PIECES = 32
 # padded output where the stretches do not tile the grid.
 _STATE_CELLS = 1 << 21
 _PADDED_CELLS = 1 << 17
+# Distinct steps from a run's event to its first output handled one by one (more: all at once).
+_FEW_STEPS = 16
+# Spans written one by one (more: through a padded table and one gather).
+_FEW_SPANS = 64
 
 
 def uniform_step(times: np.ndarray) -> float | None:
@@ -359,14 +363,6 @@ def _stretch_states(
         moved += np.matmul(rates[:, later, None, :], gamma[1].transpose(2, 3, 1, 0)[:, piece])[:, :, 0]
     states[:, later] = moved
     return states, rates
-
-
-# Distinct steps from a run's event to its first output handled one by one (more: all at once).
-_FEW_STEPS = 16
-
-
-# Spans written one by one (more: through a padded table and one gather).
-_FEW_SPANS = 64
 
 
 def _write(out: np.ndarray, plan: _StretchPlan, left: np.ndarray, response: np.ndarray, add: bool = False) -> None:
