@@ -103,7 +103,11 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     sources = events.sources(kin)
     reset = None if events.reset is None or not np.any(events.reset) else np.broadcast_to(events.reset, time.shape)
     has_rates = bool(np.any(events.rate != 0))
-    rates = _rates_after_events(events, n_subjects, reset) if has_rates else np.zeros((n_ev, N_STATES, n_subjects))
+    # Without infusions the rates are a read-only view of one zero (no buffer to fill).
+    no_rates = np.broadcast_to(0.0, (n_ev, N_STATES, n_subjects))
+    rates = _rates_after_events(events, n_subjects, reset) if has_rates else no_rates
+    # Event by event, each (3, n_subjects) contiguous, written in place: one buffer (on some
+    # machines every fresh megabyte costs a millisecond of page faults).
     state = np.empty((n_ev, N_STATES, n_subjects))
     steps = StepCache(kin, sources)
     subjects = np.arange(n_subjects)
@@ -127,11 +131,8 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
             now[events.cmt[e]] += amount[:, e]
         else:
             now[events.cmt[:, e], subjects] += amount[:, e]
-    # Kept subject by subject, event by event (one transposing copy): the grid driver copies the
-    # (3,) states of the events it starts runs from, the direct driver those of each output's
-    # last event. Consumers index (compartment, subject, event).
-    by_subject = np.ascontiguousarray(state.transpose(2, 0, 1))
-    return EventStates(np.ascontiguousarray(time), by_subject.transpose(2, 0, 1), rates.transpose(1, 2, 0), has_rates)
+    # Consumers index (compartment, subject, event).
+    return EventStates(np.ascontiguousarray(time), state.transpose(1, 2, 0), rates.transpose(1, 2, 0), has_rates)
 
 
 def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | None = None) -> np.ndarray:
