@@ -1,5 +1,6 @@
 """Label rules: each warning class, its message quoting the label, filters, and the regimen rules."""
 
+import os
 import warnings
 
 import numpy as np
@@ -24,6 +25,7 @@ from pkmodel.drugs.label import (
     load_label_rules,
 )
 from pkmodel.drugs.patient import Patient
+from pkmodel.drugs.populations import load_population_factors
 from pkmodel.params import data_dir
 
 # The rules are mildronate's, from its population file (nothing is assumed about the drug).
@@ -353,3 +355,19 @@ def test_label_numbers_pass_the_one_number_validator(value):
     with pytest.raises(PKModelError) as err:
         load_label_rules(DRUG, maximum_daily_dose=value)
     assert err.value.field == "maximum_daily_dose"
+
+
+def test_a_population_file_read_again_when_it_changes(tmp_path):
+    """Label rules and population factors are kept per file version: an edited file (a new
+    mtime) gives the new numbers, an unchanged one the same object without reading it again."""
+    path = tmp_path / "drug-populations.toml"
+    text = (data_dir() / "mildronate-populations.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_label_rules(path)
+    assert first.maximum_daily_dose == 1000.0
+    assert load_label_rules(path) is first and load_population_factors(path) is load_population_factors(path)
+    start = text.index("[label.maximum_daily_dose]")
+    edited = text[:start] + text[start:].replace("value = 1000", "value = 750", 1)
+    path.write_text(edited, encoding="utf-8")
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    assert load_label_rules(path).maximum_daily_dose == 750.0
