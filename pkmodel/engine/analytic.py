@@ -180,10 +180,14 @@ def _evaluate_grid(
     last: a span; a regular regimen has one) the products are written straight into the
     output; with many spans, into a padded table, cache-sized, gathered into the output."""
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
-    out = np.zeros((n_obs, n, n_t))
     plan = _StretchPlan.of(es.time[0], times, n)
     if plan is None:
-        return out
+        return np.zeros((n_obs, n, n_t))
+    # Every output from the first run on is written below; only those before it are set to 0
+    # here (np.empty, not np.zeros: numpy asks for huge pages on large buffers it allocates
+    # itself, and a zeroed buffer is touched twice).
+    out = np.empty((n_obs, n, n_t))
+    out[:, :, : plan.run_start[0]] = 0.0
     # From each run's event to the run's first output (h): a regular regimen on a regular grid
     # repeats a few such steps, so one propagator per distinct step.
     run_step = times[plan.run_start] - es.time[0, plan.run_event]
@@ -201,8 +205,8 @@ def _evaluate_grid(
         # One block: the caller's Kinetics, whose eigenvalues are computed already.
         sub = kin if per_block >= n else Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
         grid_kin = sub.reshaped((-1, 1))
-        phi = np.split(transfer_matrix(grid_kin, hs[None, :], sources), parts, axis=-1)
-        gamma = np.split(transfer_matrix(grid_kin, hs[None, :], sources, 1), parts, axis=-1) if es.has_rates else None
+        phi = np.split(_propagators(grid_kin, hs, sources), parts, axis=-1)
+        gamma = np.split(_propagators(grid_kin, hs, sources, 1), parts, axis=-1) if es.has_rates else None
         w = weights[:, :, who]
         response = _response_table(w, phi[0], phi[1], plan.width)
         rate_response = None if gamma is None else _response_table(w, gamma[0], phi[1], plan.width, gamma[1])
@@ -211,6 +215,20 @@ def _evaluate_grid(
             _write(out[k, who], plan, states, response[k])
             if rates is not None and rate_response is not None:
                 _write(out[k, who], plan, rates, rate_response[k], add=True)
+    return out
+
+
+def _propagators(grid_kin: Kinetics, hs: np.ndarray, sources: tuple[int, ...], extra_zeros: int = 0) -> np.ndarray:
+    """Phi (``extra_zeros=0``) or Gamma (1) at each step of ``hs`` (h), (3, 3, n_subjects,
+    len(hs)). A step of 0 is the identity on the sources (Gamma: 0) without the closed form,
+    whose divided differences at coinciding points take the slow Taylor branch."""
+    zero = hs == 0
+    out = np.zeros((N_STATES, N_STATES, grid_kin.k10.shape[0], len(hs)))
+    if not np.all(zero):
+        out[..., ~zero] = transfer_matrix(grid_kin, hs[None, ~zero], sources, extra_zeros)
+    if extra_zeros == 0 and np.any(zero):
+        for c in sources:
+            out[c, c][:, zero] = 1.0
     return out
 
 
