@@ -34,14 +34,14 @@ def exp_divided_difference(
     ``exp[x, x] = exp(x)``, and in general ``exp[x, ..., x] = exp(x) / (m-1)!``. ``exps``: the
     points' exponentials when the caller has them (the engine's entries share a few rates).
     """
-    xs = _sorted(np.broadcast_arrays(*[np.asarray(p, dtype=float) for p in points]))
+    xs = _sorted(_same_shape(points))
     m = len(xs)
     # table[i] holds exp[x_i, ..., x_{i+level}] for the current level. exp is increasing, so the
     # exponentials sorted on their own come in the points' order.
     if exps is None:
         table = [np.exp(x) for x in xs]
     else:
-        table = _sorted(np.broadcast_arrays(*[np.asarray(e, dtype=float) for e in exps], xs[0])[:-1])
+        table = _sorted(_same_shape([*exps, xs[0]])[:-1])
     for level in range(1, m):
         if level == 1:
             # Pairs in closed form: exp[a, b] = exp(b) * expm1(a - b) / (a - b), exact for any gap.
@@ -59,6 +59,14 @@ def exp_divided_difference(
             nxt.append(value)
         table = nxt
     return table[0]
+
+
+def _same_shape(arrays: Sequence[np.ndarray | float]) -> list[np.ndarray]:
+    """Float arrays of one broadcast shape (as given when they have it already: the engine's
+    points do, and broadcasting costs more than the arithmetic on a few numbers)."""
+    xs = [np.asarray(a, dtype=float) for a in arrays]
+    shape = xs[0].shape
+    return xs if all(x.shape == shape for x in xs) else list(np.broadcast_arrays(*xs))
 
 
 def _exprel(z: np.ndarray) -> np.ndarray:
