@@ -172,15 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Version(argparse._VersionAction):
-    """``--version``, looked up only when it is asked for: importlib.metadata and the lookup of
-    the installed version take about 30 ms of every start-up."""
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version (pyproject.toml is its one home),
+    looked up only when asked for: importlib.metadata and the lookup take about 30 ms of every
+    start-up."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
+                         help="show program's version number and exit")  # fmt: skip
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        import pkmodel
+        from importlib.metadata import version
 
-        self.version = f"pkmodel {pkmodel.__version__}"
-        super().__call__(parser, *args, **kwargs)
+        print(f"pkmodel {version('pkmodel')}")
+        parser.exit()
 
 
 def add_patient_options(sim: argparse.ArgumentParser) -> None:
