@@ -56,16 +56,15 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("way", ["default", "subject blocks", "padded table", "few pieces"])
+@pytest.mark.parametrize("way", ["default", "subject blocks", "padded table", "long stretches"])
 def test_grid_equals_direct(case, way, monkeypatch):
     if way == "subject blocks":
         monkeypatch.setattr(analytic, "_STATE_CELLS", 3000)  # a few subjects per block
     elif way == "padded table":
         monkeypatch.setattr(analytic, "_FEW_SPANS", 0)
         monkeypatch.setattr(analytic, "_PADDED_CELLS", 2000)  # several row blocks of the table
-    elif way == "few pieces":
-        monkeypatch.setattr(analytic, "_MIN_PIECES", 2)  # wider stretches, padded runs
-        monkeypatch.setattr(analytic, "_PIECE_CELLS", 0)
+    elif way == "long stretches":
+        monkeypatch.setattr(analytic, "_PROPAGATOR_COST", 10**9)  # stretches as long as a run can be: padded runs
     events, times = CASES[case]
     kin = _kinetics()
     # Concentration (central / V1), the depot amount and the peripheral amount in one pass.
@@ -91,7 +90,26 @@ def test_one_subject_equals_the_ode_reference(case):
 
 
 def test_plan_of_a_regular_regimen_is_one_stretch_per_dose_tiling_the_grid():
-    plan = analytic._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25), N)
+    plan = analytic._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25))
     assert plan is not None
     assert plan.width == 48 and len(plan.spans) == 1 and plan.n_stretches == 6
     assert plan.spans[0] == (0, 288, 0)
+
+
+def test_doses_at_every_grid_point_then_a_long_washout_stay_cheap_and_exact():
+    """Runs of one output each, then one of 19,800: stretches of one step would need a
+    propagator per step of the washout, stretches as long as the washout would pad every dose's
+    run to 19,800 outputs (200 times the grid). The chosen width keeps the padded table within
+    twice the grid."""
+    events = _events(0.25 * np.arange(200), [0] * 200, [10.0] * 200)
+    times = 0.25 * np.arange(20_000)
+    plan = analytic._StretchPlan.of(events.time, times)
+    assert plan is not None and 1 < plan.width < 19_800
+    padded = plan.n_stretches * plan.width
+    assert padded < 2 * len(times)
+    kin = _kinetics(3)
+    weights = np.zeros((3, 3))
+    weights[1] = 1.0 / 20.0
+    grid = evaluate(kin, events, times, weights, method="grid")
+    direct = evaluate(kin, events, times[::37], weights, method="direct")
+    np.testing.assert_allclose(grid[:, ::37], direct, rtol=1e-12, atol=1e-13)

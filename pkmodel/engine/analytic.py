@@ -92,10 +92,11 @@ _CELLS_PER_CHUNK = 1 << 18
 # Longest stretch (grid steps): longer runs are cut into stretches, each started from the state
 # the stretch before it leaves.
 _MAX_WIDTH = 8192
-# Most stretches in one run: each further one needs its own propagator per subject, so about
-# this many propagator cells over all subjects, and at least _MIN_PIECES.
-_PIECE_CELLS = 4096
-_MIN_PIECES = 32
+# What the stretch width weighs against padded outputs, in output cells (measured on 1,000 and
+# 10,000 subjects): a propagator cell (one closed-form 3 x 3 matrix at one time, per subject)
+# and the start state of a stretch that is not its run's first (a 3 x 3 product per subject).
+_PROPAGATOR_COST = 50
+_LATER_STRETCH_COST = 32
 # Subjects handled at once: about this many cells of response tables and stretch states, and of
 # padded output where the stretches do not tile the grid.
 _STATE_CELLS = 1 << 21
@@ -180,7 +181,7 @@ def _evaluate_grid(
     last: a span; a regular regimen has one) the products are written straight into the
     output; with many spans, into a padded table, cache-sized, gathered into the output."""
     n_obs, n, n_t = weights.shape[0], es.time.shape[0], len(times)
-    plan = _StretchPlan.of(es.time[0], times, n)
+    plan = _StretchPlan.of(es.time[0], times)
     if plan is None:
         return np.zeros((n_obs, n, n_t))
     # Every output from the first run on is written below; only those before it are set to 0
@@ -279,7 +280,7 @@ class _StretchPlan:
         return len(self.stretch_run)
 
     @classmethod
-    def of(cls, event_time: np.ndarray, times: np.ndarray, n_subjects: int) -> _StretchPlan | None:
+    def of(cls, event_time: np.ndarray, times: np.ndarray) -> _StretchPlan | None:
         # Event e's run: the outputs from the first at or after it (right-continuity) to the
         # first at or after the next event; empty when no output lies between them.
         starts = np.searchsorted(times, event_time, side="left")
@@ -288,12 +289,7 @@ class _StretchPlan:
         if len(run_event) == 0:
             return None
         run_start, run_length = starts[run_event], (ends - starts)[run_event]
-        # The most common run length (the longer on a tie): a regular regimen's dose interval;
-        # longer when a run would need too many stretches.
-        lengths, counts = np.unique(run_length, return_counts=True)
-        common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
-        most = max(_MIN_PIECES, _PIECE_CELLS // n_subjects)
-        width = min(max(common, -(-int(lengths[-1]) // most)), _MAX_WIDTH)
+        width = _stretch_width(run_length)
         pieces = -(-run_length // width)
         stretch_run = np.repeat(np.arange(len(run_start)), pieces)
         first_stretch = np.cumsum(pieces) - pieces
@@ -321,6 +317,33 @@ class _StretchPlan:
         stop = (self.run_start + self.run_length)[self.stretch_run]
         of_output = np.repeat(np.arange(self.n_stretches), np.minimum(self.width, stop - stretch_start))
         return of_output * self.width + (np.arange(len(of_output)) + self.run_start[0] - stretch_start[of_output])
+
+
+def _stretch_width(run_length: np.ndarray) -> int:
+    """The stretch width (grid steps) of least estimated cost per subject, among the most common
+    run length (a regular regimen's dose interval: one stretch per dose) and powers of 2.
+
+    The cost counts padded outputs (twice where the stretches do not tile the grid, for the
+    gather), stretch states (3 numbers each; ``_LATER_STRETCH_COST`` for one that is not its
+    run's first) and propagator cells (the response table's 2 sqrt(width) and one per further
+    stretch of the longest run), each worth ``_PROPAGATOR_COST`` outputs. So a dose given at every grid point before a long washout gets
+    neither one-step stretches (a propagator per step of the washout) nor stretches as long as
+    the washout (each dose's run padded to that length)."""
+    lengths, counts = np.unique(run_length, return_counts=True)
+    common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
+    top = min(int(lengths[-1]), _MAX_WIDTH)
+    candidates = sorted({min(common, top), *(min(1 << k, top) for k in range(_MAX_WIDTH.bit_length()))}, reverse=True)
+    best, best_cost = top, np.inf
+    for width in candidates:  # from the widest: a tie keeps fewer stretches
+        pieces = -(-lengths // width)
+        stretches = int(np.sum(counts * pieces))
+        tiled = not np.any(run_length[:-1] % width)
+        cost = stretches * width * (1 if tiled else 2) + 3 * stretches
+        cost += _LATER_STRETCH_COST * (stretches - len(run_length))
+        cost += _PROPAGATOR_COST * (int(pieces.max()) - 1 + 2 * np.sqrt(width))
+        if cost < best_cost:
+            best, best_cost = width, cost
+    return best
 
 
 def _stretch_states(
