@@ -332,18 +332,15 @@ def _stretch_width(run_length: np.ndarray) -> int:
     lengths, counts = np.unique(run_length, return_counts=True)
     common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
     top = min(int(lengths[-1]), _MAX_WIDTH)
-    candidates = sorted({min(common, top), *(min(1 << k, top) for k in range(_MAX_WIDTH.bit_length()))}, reverse=True)
-    best, best_cost = top, np.inf
-    for width in candidates:  # from the widest: a tie keeps fewer stretches
-        pieces = -(-lengths // width)
-        stretches = int(np.sum(counts * pieces))
-        tiled = not np.any(run_length[:-1] % width)
-        cost = stretches * width * (1 if tiled else 2) + 3 * stretches
-        cost += _LATER_STRETCH_COST * (stretches - len(run_length))
-        cost += _PROPAGATOR_COST * (int(pieces.max()) - 1 + 2 * np.sqrt(width))
-        if cost < best_cost:
-            best, best_cost = width, cost
-    return best
+    # From the widest: on a tie argmin keeps the first, with fewer stretches.
+    widths = np.array(sorted({min(common, top), *(min(1 << k, top) for k in range(_MAX_WIDTH.bit_length()))})[::-1])
+    pieces = -(-lengths[None, :] // widths[:, None])
+    stretches = pieces @ counts
+    tiled = ~np.any(run_length[None, :-1] % widths[:, None], axis=1)
+    cost = (stretches * widths * np.where(tiled, 1, 2) + 3 * stretches).astype(float)
+    cost += _LATER_STRETCH_COST * (stretches - len(run_length))
+    cost += _PROPAGATOR_COST * (pieces.max(axis=1) - 1 + 2 * np.sqrt(widths))
+    return int(widths[np.argmin(cost)])
 
 
 def _stretch_states(
