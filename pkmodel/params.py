@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -91,8 +92,7 @@ def read_toml(path: Any, field: str, what: str = "a TOML file") -> dict[str, Any
 
 def _tomls() -> list[tuple[str, frozenset[str]]]:
     """(name, top-level tables) of every TOML file shipped in ``data_dir()``. Each file is parsed
-    again only when it changes (its mtime): every simulation of a model with a population file
-    asks which files are population files."""
+    again only when it changes (its mtime)."""
     files = sorted((p for p in data_dir().iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
     return [(p.name.removesuffix(".toml"), _tables(p)) for p in files]
 
@@ -137,45 +137,55 @@ def default_params() -> str:
 POPULATION_TABLES = ("clearance", "renal", "hepatic", "dosing", "label")
 
 
+def _is_population(tables: frozenset[str]) -> bool:
+    return "parameters" not in tables and any(t in tables for t in POPULATION_TABLES)
+
+
 def shipped_populations() -> list[str]:
     """Names of the population files shipped with pkmodel (files with any of
     :data:`POPULATION_TABLES` and no [parameters] table)."""
-    return [
-        name for name, doc in _tomls() if "parameters" not in doc and any(t in doc for t in POPULATION_TABLES)
-    ]
+    return [name for name, doc in _tomls() if _is_population(doc)]
 
 
 def population_file(name: Any, field: str = "populations") -> Any:
     """The file in ``params/`` that a population-file name (``Model.populations``, e.g.
     "mildronate-populations") refers to; a :class:`PKModelError` under ``field`` when ``name`` is
     not a string or names no shipped population file."""
-    return _shipped_file(name, shipped_populations(), "a population file", field)
+    return _shipped_file(name, _is_population, shipped_populations, "a population file", field)
 
 
-def _shipped_file(name: Any, known: list[str], what: str, field: str) -> Any:
-    """The file of ``params/`` named ``name`` (with or without ".toml"), one of ``known``."""
+def _shipped_file(
+    name: Any, kind: Callable[[frozenset[str]], bool], known: Callable[[], list[str]], what: str, field: str
+) -> Any:
+    """The file of ``params/`` named ``name`` (with or without ".toml"), whose tables make it of
+    ``kind``. Only that file is read (every simulation of a model with a population file asks for
+    it); the whole folder (``known``) only to list the choices in the error."""
     if isinstance(name, str) and name and not any(c in name for c in "/\\") and not name.startswith("."):
         candidate = data_dir() / f"{name.removesuffix('.toml')}.toml"
-        if candidate.is_file() and name.removesuffix(".toml") in known:
+        if candidate.is_file() and kind(_tables(candidate)):
             return candidate
-    raise PKModelError(field, name, f"expected the name of {what} in params/: {', '.join(known) or 'none'}")
+    raise PKModelError(field, name, f"expected the name of {what} in params/: {', '.join(known()) or 'none'}")
 
 
 #: The table that makes a TOML file in ``params/`` a regimen library (one ``[[regimen]]`` per entry).
 LIBRARY_TABLE = "regimen"
 
 
+def _is_library(tables: frozenset[str]) -> bool:
+    return "parameters" not in tables and LIBRARY_TABLE in tables
+
+
 def shipped_libraries() -> list[str]:
     """Names of the regimen libraries shipped with pkmodel (files with [[regimen]] tables and no
     [parameters] table); a drug's parameter file names its own (``[model] regimens``)."""
-    return [name for name, doc in _tomls() if "parameters" not in doc and LIBRARY_TABLE in doc]
+    return [name for name, doc in _tomls() if _is_library(doc)]
 
 
 def library_file(name: Any, field: str = "regimens") -> Any:
     """The file in ``params/`` that a regimen-library name (a parameter file's ``[model] regimens``,
     e.g. "mildronate-regimens") refers to; a :class:`PKModelError` under ``field`` when ``name`` is
     not a string or names no shipped regimen library."""
-    return _shipped_file(name, shipped_libraries(), "a regimen library", field)
+    return _shipped_file(name, _is_library, shipped_libraries, "a regimen library", field)
 
 
 def read_params(name_or_path: str | Path) -> tuple[dict[str, Any], dict[str, Parameter]]:
