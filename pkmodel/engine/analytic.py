@@ -171,7 +171,7 @@ def _evaluate_grid(
     """The grid driver: (n_observables, n_subjects, n_times), each observable C-contiguous.
 
     The outputs after the same event form a run; runs are cut into stretches of ``width`` grid
-    steps (the most common run length, so that a regular regimen has one stretch per dose). A
+    steps (:func:`_stretch_width`: on a regular regimen, one stretch per dose). A
     stretch's outputs are its start state (1 x 3, per subject) times the subject's response table
     (3 x width: the weighted propagator at each offset r * step), so all stretches of all
     subjects are a few batched matrix products. The state at a run's first output comes from
@@ -184,9 +184,7 @@ def _evaluate_grid(
     plan = _StretchPlan.of(es.time[0], times)
     if plan is None:
         return np.zeros((n_obs, n, n_t))
-    # Every output from the first run on is written below; only those before it are set to 0
-    # here (np.empty, not np.zeros: numpy asks for huge pages on large buffers it allocates
-    # itself, and a zeroed buffer is touched twice).
+    # Every output from the first run on is written below: only those before it need zeros.
     out = np.empty((n_obs, n, n_t))
     out[:, :, : plan.run_start[0]] = 0.0
     # From each run's event to the run's first output (h): a regular regimen on a regular grid
