@@ -105,6 +105,8 @@ _PADDED_CELLS = 1 << 17
 _FEW_STEPS = 16
 # Spans written one by one (more: through a padded table and one gather).
 _FEW_SPANS = 64
+# Segments of runs whose start states are copied as slices (more: one gather).
+_FEW_SEGMENTS = 16
 
 
 def uniform_step(times: np.ndarray) -> float | None:
@@ -256,10 +258,11 @@ def _response_table(
 class _StretchPlan:
     """Where the stretches of a uniform grid lie (shared by every subject).
 
-    ``run_event``: the event of each run; ``run_start``: its first output; ``stretch_run`` /
+    ``run_event``: the event of each run; ``run_start`` / ``run_length``: its first output and
+    number of outputs; ``stretch_run`` /
     ``stretch_piece``: each stretch's run and its index within the run (0 at the run's start);
     ``first_stretch``: each run's first stretch; ``segments``: runs whose first stretches and
-    events follow one another (first run, its first stretch, its event, number of runs);
+    events follow one another (the first run's first stretch, its event, the number of runs);
     ``spans``: outputs that consecutive stretches tile (first output, number of outputs, first
     stretch), where every stretch but a span's last is full."""
 
@@ -270,7 +273,7 @@ class _StretchPlan:
     stretch_run: np.ndarray
     stretch_piece: np.ndarray
     first_stretch: np.ndarray
-    segments: tuple[tuple[int, int, int, int], ...]
+    segments: tuple[tuple[int, int, int], ...]
     spans: tuple[tuple[int, int, int], ...]
 
     @property
@@ -296,7 +299,7 @@ class _StretchPlan:
         breaks = np.flatnonzero((np.diff(first_stretch) != 1) | (np.diff(run_event) != 1)) + 1
         bounds = np.concatenate([[0], breaks, [len(run_start)]]).tolist()
         segments = tuple(
-            (a, int(first_stretch[a]), int(run_event[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            (int(first_stretch[a]), int(run_event[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         )
         # A span ends after each run whose last stretch is partial (and after the last run).
         ends_span = np.flatnonzero(run_length % width != 0)
@@ -355,15 +358,14 @@ def _stretch_states(
 
     ``phi`` / ``gamma``: the block's propagators (3, 3, n_block, m), first over each ``distinct``
     step (h) from a run's event to its first output (``kind``: which one, per run), then over
-    j = 1, 2, ... stretches. A
-    state row times a propagator's transpose moves it (row vectors, so that the stretch states
-    stay in the layout the products read)."""
+    j = 1, 2, ... stretches. A state row times a propagator's transpose moves it (row vectors,
+    so that the stretch states stay in the layout the products read)."""
     by_event = es.state.transpose(1, 2, 0)[who]  # (n_block, n_events, 3)
     states = np.empty((by_event.shape[0], plan.n_stretches, N_STATES))
     # Each run's first stretch starts from the state just after the run's event; where runs and
     # events follow one another (a regular regimen) that is a few slice copies, not a gather.
-    if len(plan.segments) <= _FEW_STEPS:
-        for _, stretch0, event0, count in plan.segments:
+    if len(plan.segments) <= _FEW_SEGMENTS:
+        for stretch0, event0, count in plan.segments:
             states[:, stretch0 : stretch0 + count] = by_event[:, event0 : event0 + count]
     else:
         states[:, plan.first_stretch] = by_event[:, plan.run_event]
