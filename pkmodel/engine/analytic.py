@@ -259,12 +259,12 @@ class _StretchPlan:
     """Where the stretches of a uniform grid lie (shared by every subject).
 
     ``run_event``: the event of each run; ``run_start`` / ``run_length``: its first output and
-    number of outputs; ``stretch_run`` /
-    ``stretch_piece``: each stretch's run and its index within the run (0 at the run's start);
-    ``first_stretch``: each run's first stretch; ``segments``: runs whose first stretches and
-    events follow one another (the first run's first stretch, its event, the number of runs);
-    ``spans``: outputs that consecutive stretches tile (first output, number of outputs, first
-    stretch), where every stretch but a span's last is full."""
+    number of outputs; ``stretch_run`` / ``stretch_piece``: each stretch's run and its index
+    within the run (0 at the run's start); ``first_stretch``: each run's first stretch;
+    ``segments``: runs whose first stretches and events follow one another (the first run's
+    first stretch, its event, the number of runs); ``spans``: outputs that consecutive
+    stretches tile (first output, number of outputs, first stretch), where every stretch but a
+    span's last is full."""
 
     width: int
     run_event: np.ndarray
