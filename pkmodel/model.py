@@ -173,6 +173,8 @@ class Model:
         sizes = {np.size(v) for v in self._arrays().values() if np.ndim(v) == 1}
         if len(sizes) > 1:
             raise PKModelError("parameters", sorted(sizes), "arrays must all have one length (one value per subject)")
+        # Asked for on every simulation: kept, since the parameters never change.
+        set_(self, "_n_subjects", sizes.pop() if sizes else None)
 
     # --- other parameterisations --------------------------------------------------------------
 
@@ -269,8 +271,8 @@ class Model:
     @property
     def n_subjects(self) -> int | None:
         """Length of the parameter arrays, or None when every parameter is a scalar."""
-        sizes = {np.size(v) for v in self._arrays().values() if np.ndim(v) == 1}
-        return sizes.pop() if sizes else None
+        n: int | None = self.__dict__["_n_subjects"]
+        return n
 
     @property
     def k10(self) -> Value:

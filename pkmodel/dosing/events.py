@@ -208,11 +208,14 @@ def check(model: Model, regimen: Regimen) -> None:
 # --- engine events --------------------------------------------------------------------------------
 
 
-def regimen_events(model: Model, regimen: Regimen, n_subjects: int) -> Events:
+def regimen_events(model: Model, regimen: Regimen, n_subjects: int, *, checked: bool = False) -> Events:
     """Engine events for ``regimen`` given to each of ``n_subjects`` subjects of ``model``,
     following the rules of the module docstring. Whole columns at once; only steady-state doses
-    are visited one by one (each needs its own closed-form state from the engine)."""
-    check(model, regimen)
+    are visited one by one (each needs its own closed-form state from the engine).
+    ``checked``: :func:`check` has passed for this model and regimen already (else it runs
+    here)."""
+    if not checked:
+        check(model, regimen)
     c = regimen.columns
     cmt = _COMPARTMENT_OF_CODE[c.route]
     # Per-subject F or lag make some columns (n_subjects, n_doses) while others stay (n_doses,):

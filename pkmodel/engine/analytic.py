@@ -203,8 +203,8 @@ def _evaluate_grid(
     per_block = max(1, min(n, _STATE_CELLS // (N_STATES * (plan.n_stretches + n_obs * (plan.width + coarse)))))
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
-        # One block: the caller's Kinetics, whose eigenvalues are computed already.
-        sub = kin if per_block >= n else Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
+        # One block: views of the caller's Kinetics, eigenvalues included (not computed again).
+        sub = kin if per_block >= n else kin.subset(who)
         grid_kin = sub.reshaped((-1, 1))
         phi = np.split(_propagators(grid_kin, hs, sources), parts, axis=-1)
         gamma = np.split(_propagators(grid_kin, hs, sources, 1), parts, axis=-1) if es.has_rates else None

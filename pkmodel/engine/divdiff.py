@@ -22,6 +22,9 @@ import numpy as np
 # converges to double precision within _TAYLOR_TERMS terms for spreads up to it.
 _SPREAD_FOR_RECURRENCE = 1.0
 _TAYLOR_TERMS = 24
+# 1 / n! for every n the series reaches (points: at most 5, plus the zeros of infusions and
+# integrals).
+_INVERSE_FACTORIALS = 1.0 / np.array([float(factorial(n)) for n in range(_TAYLOR_TERMS + 8)])
 
 
 def exp_divided_difference(
@@ -34,6 +37,8 @@ def exp_divided_difference(
     ``exp[x, x] = exp(x)``, and in general ``exp[x, ..., x] = exp(x) / (m-1)!``. ``exps``: the
     points' exponentials when the caller has them (the engine's entries share a few rates).
     """
+    if len(points) == 1:  # exp[x] = exp(x)
+        return np.asarray(np.exp(points[0]) if exps is None else exps[0], dtype=float)
     xs = _sorted(_same_shape(points))
     m = len(xs)
     # table[i] holds exp[x_i, ..., x_{i+level}] for the current level. exp is increasing, so the
@@ -51,11 +56,15 @@ def exp_divided_difference(
         for i in range(m - level):
             spread = xs[i + level] - xs[i]
             near = spread < _SPREAD_FOR_RECURRENCE
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = (table[i + 1] - table[i]) / spread
+            gap = table[i + 1] - table[i]
             if np.any(near):
-                value = np.where(near, 0.0, value)
+                # The recurrence only where the spread is at least 1 (never 0: no error state to
+                # silence), the Taylor series elsewhere.
+                value = np.zeros_like(gap)
+                np.divide(gap, spread, out=value, where=~near)
                 value[near] = _taylor(np.stack([x[near] for x in xs[i : i + level + 1]]))
+            else:
+                value = gap / spread
             nxt.append(value)
         table = nxt
     return table[0]
@@ -95,15 +104,17 @@ def _taylor(xs: np.ndarray) -> np.ndarray:
     k = xs.shape[0]
     centre = xs.mean(axis=0)
     z = xs - centre
-    # h[j] = complete homogeneous symmetric polynomial of degree n in z_0..z_j.
-    h = np.ones_like(z)
-    total = np.full(centre.shape, 1.0 / factorial(k - 1))
     # Terms shrink at least like r**n / n! with r = max |z| < 1: stop once that is below 1e-18.
     r = float(np.max(np.abs(z), initial=0.0))
     n_terms = next((n for n in range(1, _TAYLOR_TERMS) if r**n / factorial(n) < 1e-18), _TAYLOR_TERMS)
+    # degrees[n, j] = complete homogeneous symmetric polynomial of degree n in z_0..z_j. Since
+    # h_n(z_0..z_j) = h_n(z_0..z_{j-1}) + z_j h_{n-1}(z_0..z_j), each degree is the previous one
+    # times z, then summed along the points in place (the sum is taken once, at the end).
+    degrees = np.empty((n_terms + 1, *z.shape))
+    degrees[0] = 1.0
     for n in range(1, n_terms + 1):
-        h[0] = h[0] * z[0]
+        np.multiply(z, degrees[n - 1], out=degrees[n])
         for j in range(1, k):
-            h[j] = h[j - 1] + z[j] * h[j]
-        total = total + h[k - 1] / factorial(n + k - 1)
+            degrees[n, j] += degrees[n, j - 1]
+    total = np.tensordot(_INVERSE_FACTORIALS[k - 1 : k + n_terms], degrees[:, k - 1], axes=1)
     return np.exp(centre) * total

@@ -28,6 +28,7 @@ rate 0), and the integral over ``[0, h]`` (for AUC) is one more convolution with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,7 +73,19 @@ class Kinetics:
 
     def reshaped(self, shape: tuple[int, ...]) -> Kinetics:
         """The same constants reshaped (for broadcasting against a grid of times)."""
-        return Kinetics(*(x.reshape(shape) for x in (self.ka, self.k10, self.k12, self.k21)))
+        return self._derived(lambda x: x.reshape(shape))
+
+    def subset(self, who: slice) -> Kinetics:
+        """The constants of some subjects (a slice along the first axis)."""
+        return self._derived(lambda x: x[who])
+
+    def _derived(self, view: Callable[[np.ndarray], np.ndarray]) -> Kinetics:
+        # The eigenvalues already computed come along (a view of each), not computed again.
+        new = Kinetics(*(view(x) for x in (self.ka, self.k10, self.k12, self.k21)))
+        for name in _DERIVED:
+            if name in self.__dict__:
+                new.__dict__[name] = view(self.__dict__[name])
+        return new
 
     @cached_property
     def _u(self) -> np.ndarray:
@@ -112,8 +125,13 @@ class Kinetics:
         return getattr(self, name)
 
     def rate(self, symbol: str) -> np.ndarray | float:
-        rates: dict[str, np.ndarray | float] = {"k": self.ka, "a": self.alpha, "b": self.beta, "z": 0.0}
-        return rates[symbol]
+        """A rate of ``_TERMS`` (1/h): "k" ka, "a" alpha, "b" beta, "z" 0."""
+        return 0.0 if symbol == "z" else getattr(self, _RATES[symbol])
+
+
+_RATES = {"k": "ka", "a": "alpha", "b": "beta"}
+# The cached properties of Kinetics, carried along by Kinetics._derived.
+_DERIVED = ("_u", "alpha_minus_beta", "alpha", "beta", "g", "alpha_k21")
 
 
 def _half_root_minus(root: np.ndarray, u: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -132,10 +150,11 @@ def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ..
     computed once and shared by the entries that use it.
     """
     h = np.asarray(h, dtype=float)
-    shape = np.broadcast_shapes(h.shape, np.shape(kin.k10))
+    shape = np.broadcast(h, kin.k10).shape
     out = np.zeros((N_STATES, N_STATES) + shape)
     cache: dict[str, np.ndarray] = {}
-    # The points -rate * h and their exponentials, once per rate: the entries share them.
+    # The points -rate * h and their exponentials, once per rate: the entries share them. (The
+    # rates all have the shape of k10, so only the rate 0 needs broadcasting.)
     points: dict[str, np.ndarray] = {}
     exps: dict[str, np.ndarray] = {}
     for (target, source), terms in _TERMS.items():
@@ -146,42 +165,12 @@ def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ..
             if rates not in cache:
                 for r in rates:
                     if r not in points:
-                        points[r] = np.broadcast_to(-kin.rate(r) * h, shape)
-                        exps[r] = np.broadcast_to(np.exp(points[r]) if r != "z" else 1.0, shape)
+                        if r == "z":
+                            points[r], exps[r] = np.broadcast_to(0.0, shape), np.broadcast_to(1.0, shape)
+                        else:
+                            points[r] = kin.rate(r) * -h
+                            exps[r] = np.exp(points[r])
                 dd = exp_divided_difference([points[r] for r in rates], [exps[r] for r in rates])
-                cache[rates] = h ** (len(rates) - 1) * dd
-            out[target, source] += kin.coefficient(coef_name) * cache[rates]
+                cache[rates] = dd if len(rates) == 1 else (h if len(rates) == 2 else h ** (len(rates) - 1)) * dd
+            out[target, source] += cache[rates] if coef_name == "one" else kin.coefficient(coef_name) * cache[rates]
     return out
-
-
-class StepCache:
-    """Propagation by steps shared by all subjects: each distinct step's per-subject Phi (and
-    Gamma, once an infusion needs it) is computed once, since regular regimens and uniform grids
-    repeat the same few steps."""
-
-    def __init__(self, kin: Kinetics, sources: tuple[int, ...]) -> None:
-        self.kin = kin
-        self.sources = sources
-        self._matrices: dict[tuple[float, int], np.ndarray] = {}
-
-    def matrix(self, h: float, extra_zeros: int = 0) -> np.ndarray:
-        """Phi(h) (``extra_zeros=0``) or Gamma(h) (1), shape (3, 3, n_subjects)."""
-        key = (h, extra_zeros)
-        if key not in self._matrices:
-            self._matrices[key] = transfer_matrix(self.kin, h, self.sources, extra_zeros)
-        return self._matrices[key]
-
-    def propagate(
-        self, state: np.ndarray, rates: np.ndarray | None, h: float, out: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The state (3, n_subjects) ``h`` hours later under constant ``rates`` (None: no
-        infusion), written into ``out`` when given (not ``state`` itself)."""
-        if h == 0:
-            if out is None:
-                return np.array(state, dtype=float)
-            out[...] = state
-            return out
-        out = np.einsum("tsn,sn->tn", self.matrix(h), state, out=out)
-        if rates is not None:
-            out += np.einsum("tsn,sn->tn", self.matrix(h, 1), rates)
-        return out

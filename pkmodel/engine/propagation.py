@@ -12,10 +12,11 @@ mg/h.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from pkmodel.engine.kinetics import CENTRAL, N_STATES, PERIPHERAL, Kinetics, StepCache, transfer_matrix
+from pkmodel.engine.kinetics import CENTRAL, N_STATES, PERIPHERAL, Kinetics, transfer_matrix
 
 
 def apply_propagators(
@@ -78,10 +79,15 @@ class Events:
 
     def sources(self, kin: Kinetics) -> tuple[int, ...]:
         """Compartments that can ever hold drug (the rest are skipped in every propagation)."""
-        used = {CENTRAL} | {int(c) for c in np.unique(self.cmt)}
+        used = {CENTRAL, *self._dosed}
         if np.any(kin.k12 > 0):
             used.add(PERIPHERAL)
         return tuple(sorted(used))
+
+    @cached_property
+    def _dosed(self) -> frozenset[int]:
+        # Asked for by every evaluation of the same events.
+        return frozenset(np.unique(self.cmt).tolist())
 
 
 @dataclass(frozen=True)
@@ -109,9 +115,8 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
     # Event by event, each (3, n_subjects) contiguous, written in place: one buffer (on some
     # machines every fresh megabyte costs a millisecond of page faults).
     state = np.empty((n_ev, N_STATES, n_subjects))
-    steps = StepCache(kin, sources)
+    phi, gamma, step_kind = _shared_steps(kin, events, sources, has_rates)
     subjects = np.arange(n_subjects)
-    steps_h = np.diff(events.time).tolist() if events.shared_times else []
     shared_doses = events.cmt.ndim == 1 and events.amount.ndim == 1
     cmt, dose = (events.cmt.tolist(), events.amount.tolist()) if shared_doses else ([], [])
     for e in range(n_ev):
@@ -119,7 +124,13 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
         if e == 0:
             now[...] = 0.0
         elif events.shared_times:
-            steps.propagate(state[e - 1], rates[e - 1] if has_rates else None, steps_h[e - 1], out=now)
+            k = step_kind[e - 1]
+            if k < 0:  # simultaneous events
+                now[...] = state[e - 1]
+            else:
+                np.einsum("tsn,sn->tn", phi[k], state[e - 1], out=now)
+                if has_rates:
+                    now += np.einsum("tsn,sn->tn", gamma[k], rates[e - 1])
         else:
             now[...] = propagate(kin, state[e - 1], rates[e - 1], time[:, e] - time[:, e - 1], sources)
         if reset is not None:
@@ -133,6 +144,29 @@ def event_states(kin: Kinetics, events: Events, n_subjects: int) -> EventStates:
             now[events.cmt[:, e], subjects] += amount[:, e]
     # Consumers index (compartment, subject, event).
     return EventStates(np.ascontiguousarray(time), state.transpose(1, 2, 0), rates.transpose(1, 2, 0), has_rates)
+
+
+def _shared_steps(
+    kin: Kinetics, events: Events, sources: tuple[int, ...], has_rates: bool
+) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """For event times shared by all subjects: Phi (and Gamma, with infusions) of each distinct
+    step between events (a regular regimen has one or two), each (3, 3, n_subjects) and all
+    from one closed-form call, and which one each step uses (-1: a step of 0, nothing moves)."""
+    if not events.shared_times or events.time.shape[-1] < 2:
+        return [], [], []
+    distinct, kind = np.unique(np.diff(events.time), return_inverse=True)
+    moving = distinct > 0  # a step of 0 needs no closed form (which is slowest there)
+    index = np.cumsum(moving) - 1
+    step_kind = np.where(moving[kind], index[kind], -1).tolist()
+    grid_kin = kin.reshaped((-1, 1))
+    hs = distinct[None, moving]
+
+    def each(matrices: np.ndarray) -> list[np.ndarray]:
+        return [np.ascontiguousarray(matrices[..., d]) for d in range(matrices.shape[-1])]
+
+    phi = each(transfer_matrix(grid_kin, hs, sources))
+    gamma = each(transfer_matrix(grid_kin, hs, sources, 1)) if has_rates else []
+    return phi, gamma, step_kind
 
 
 def _rates_after_events(events: Events, n_subjects: int, reset: np.ndarray | None = None) -> np.ndarray:

@@ -54,12 +54,26 @@ class Simulation:
     first use.
     """
 
-    def __init__(self, model: Model, regimen: Regimen, times: np.ndarray, *, method: str = "auto") -> None:
+    def __init__(
+        self,
+        model: Model,
+        regimen: Regimen,
+        times: np.ndarray,
+        *,
+        method: str = "auto",
+        kinetics: Kinetics | None = None,
+        checked: bool = False,
+    ) -> None:
         self.model = model
         self.regimen = regimen
         self.times = times
         self.n_subjects = model.n_subjects or 1
         self._method = method
+        # The front door has computed the kinetics and checked the regimen against the model
+        # already (pkmodel.simulation.run); a Simulation built otherwise does both itself.
+        if kinetics is not None:
+            self._kin = kinetics
+        self._checked = checked
 
     @cached_property
     def _kin(self) -> Kinetics:
@@ -67,7 +81,7 @@ class Simulation:
 
     @cached_property
     def _events(self) -> Events:
-        return regimen_events(self.model, self.regimen, self.n_subjects)
+        return regimen_events(self.model, self.regimen, self.n_subjects, checked=self._checked)
 
     @cached_property
     def _states(self) -> EventStates:

@@ -20,7 +20,7 @@ from pkmodel.drugs.label import check_label as warn_label
 from pkmodel.drugs.label import load_label_rules
 from pkmodel.drugs.patient import Patient
 from pkmodel.drugs.populations import PopulationFactors, load_population_factors
-from pkmodel.engine.analytic import uniform_step
+from pkmodel.engine.analytic import Kinetics, uniform_step
 from pkmodel.errors import PKModelError
 from pkmodel.limits import MAX_TIME_H, MAX_TIMES
 from pkmodel.model import Model
@@ -119,21 +119,22 @@ def simulate_subjects(
     if drug is not None and check_label:
         warn_label(patient, regimen, rules=load_label_rules(drug), factors=factors or drug, stacklevel=stacklevel + 1)
     events.check(model, regimen)
-    _check_scales(model, regimen)
+    kin = _check_scales(model, regimen)
     grid = default_times(model, regimen) if times is None else output_times(times)
     check_cells(model.n_subjects or 1, len(grid), events.event_count(model, regimen))
     if method == "grid" and uniform_step(grid) is None:
         raise PKModelError("method", method, "the grid driver needs evenly spaced output times: use 'auto' or 'direct'")
-    return Simulation(model, regimen, grid, method=method)
+    return Simulation(model, regimen, grid, method=method, kinetics=kin, checked=True)
 
 
 
 
 
-def _check_scales(model: Model, regimen: Regimen) -> None:
+def _check_scales(model: Model, regimen: Regimen) -> Kinetics:
     """Refuse parameters so extreme that the rate constants (1/h), concentrations (mg/L) or
     exposures (mg·h/L) they imply leave the range of normal floating-point numbers (overflow to
-    inf or underflow to 0), instead of computing inf or NaN."""
+    inf or underflow to 0), instead of computing inf or NaN. Returns the model's kinetics (what
+    the simulation then uses)."""
     tiny, huge = np.finfo(float).tiny, np.finfo(float).max
     # The closed forms multiply two rate constants (k12·k21, ka·g): each must stay within the
     # square root of the range for their products to stay normal numbers.
@@ -158,6 +159,7 @@ def _check_scales(model: Model, regimen: Regimen) -> None:
                 f"parameters and doses whose {what} lie between {floor:.3g} and {ceiling:.3g}: these "
                 f"{'overflow' if not high <= ceiling else 'underflow'}",
             )
+    return kin
 
 
 def _range(values: np.ndarray) -> tuple[float, float]:
