@@ -30,9 +30,6 @@ def _state_slope(kin: Kinetics, state: np.ndarray) -> np.ndarray:
     return kin.ka * state[DEPOT] - (kin.k10 + kin.k12) * state[CENTRAL] + kin.k21 * state[2]
 
 
-def _subset(kin: Kinetics, who: np.ndarray) -> Kinetics:
-    return Kinetics(*(x[who] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
-
 
 def _peak(kin: Kinetics, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Time (h after the start) and central amount (per unit dose) of the peak over [0, end] of
@@ -41,12 +38,12 @@ def _peak(kin: Kinetics, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray
     one root of the slope between them."""
 
     def state_at(t: np.ndarray, who: np.ndarray) -> np.ndarray:
-        sub = _subset(kin, who)
+        sub = kin.subset(who)
         return np.einsum("tsn,sn->tn", transfer_matrix(sub, t, _SOURCES), start[:, who])
 
     def slope(t: np.ndarray, who: np.ndarray) -> np.ndarray:
         who = who.astype(int).ravel()
-        return _state_slope(_subset(kin, who), state_at(t.ravel(), who)).reshape(t.shape)
+        return _state_slope(kin.subset(who), state_at(t.ravel(), who)).reshape(t.shape)
 
     n = start.shape[1]
     everyone = np.arange(n)

@@ -152,7 +152,7 @@ def _evaluate_direct(
         # Before the first event there is nothing to propagate; a step of 0 there (instead of
         # the negative time to the first event) keeps exp() from overflowing on a discarded value.
         h = np.where(valid, times2d[start:stop] - es.time[rows, last], 0.0)
-        sub = Kinetics(*(x[start:stop, None] for x in (kin.ka, kin.k10, kin.k12, kin.k21)))
+        sub = kin.subset(slice(start, stop)).reshaped((-1, 1))
         value = propagate(
             sub,
             es.state[:, rows, last],

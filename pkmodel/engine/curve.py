@@ -51,8 +51,7 @@ class Curve:
         return np.arange(self.n) if who is None else who
 
     def _sub(self, who: np.ndarray) -> Kinetics:
-        k = self.kin
-        return Kinetics(k.ka[who], k.k10[who], k.k12[who], k.k21[who])
+        return self.kin.subset(who)
 
     def last_event(self, t: np.ndarray, who: np.ndarray, left: bool = False) -> np.ndarray:
         """Index of each subject's last event at or before ``t`` (strictly before with ``left``);

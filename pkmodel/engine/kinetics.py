@@ -75,8 +75,8 @@ class Kinetics:
         """The same constants reshaped (for broadcasting against a grid of times)."""
         return self._derived(lambda x: x.reshape(shape))
 
-    def subset(self, who: slice) -> Kinetics:
-        """The constants of some subjects (a slice along the first axis)."""
+    def subset(self, who: slice | np.ndarray) -> Kinetics:
+        """The constants of some subjects (a slice or an index along the first axis)."""
         return self._derived(lambda x: x[who])
 
     def _derived(self, view: Callable[[np.ndarray], np.ndarray]) -> Kinetics:
