@@ -205,6 +205,32 @@ def test_a_population_with_a_patient_or_array_parameters_is_refused():
 # --- the percentile histogram ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 17])  # cells counted at a time (1: one time per block)
+@pytest.mark.parametrize("budget", [10**6, 2_000])  # 2,000 cells over 40 times forces coarser bins
+def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypatch, block, budget):
+    import pkmodel.simulation.log_histogram as log_histogram
+
+    monkeypatch.setattr(log_histogram, "_BLOCK_CELLS", block)
+    rng = np.random.default_rng(3)
+    values = np.exp(rng.normal(0.0, 2.0, (300, 40)))
+    values[:, :3] = 0.0  # before the first dose
+    values[rng.random(values.shape) < 0.05] = 0.0
+    later = np.exp(rng.normal(1.0, 3.0, (200, 40)))  # mostly beyond the first part's rows
+    histogram = LogHistogram.of(values, 1e-3, budget).add(later[:50]).add(values[:120])
+    every = np.concatenate([values, later[:50], values[:120]])
+    # The bin of a positive double: its bits as an integer, shifted (the module docstring).
+    shift = 52 - histogram.bits + histogram.level
+    for j in range(every.shape[1]):
+        positive = every[:, j][every[:, j] > 0]
+        expected, counts = np.unique(positive.view(np.int64) >> shift, return_counts=True)
+        row = histogram.counts[j]
+        held = np.flatnonzero(row)
+        np.testing.assert_array_equal(histogram.lo[j] + held, expected)
+        np.testing.assert_array_equal(row[held], counts)
+        assert histogram.zeros[j] == len(every) - len(positive)
+    assert histogram.n == len(every)
+
+
 @pytest.mark.parametrize("budget", [10**6, 60])  # 60 cells over 3 times forces coarser bins
 def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bound(budget):
     rng = np.random.default_rng(0)

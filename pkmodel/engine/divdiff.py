@@ -22,8 +22,8 @@ import numpy as np
 # converges to double precision within _TAYLOR_TERMS terms for spreads up to it.
 _SPREAD_FOR_RECURRENCE = 1.0
 _TAYLOR_TERMS = 24
-# 1 / n! for every n the series reaches (points: at most 5, plus the zeros of infusions and
-# integrals).
+# 1 / n! for every n + k - 1 the series reaches (the engine's k is at most 5: three rates and
+# the two zeros of an infusion's integral).
 _INVERSE_FACTORIALS = 1.0 / np.array([float(factorial(n)) for n in range(_TAYLOR_TERMS + 8)])
 
 
@@ -109,7 +109,8 @@ def _taylor(xs: np.ndarray) -> np.ndarray:
     n_terms = next((n for n in range(1, _TAYLOR_TERMS) if r**n / factorial(n) < 1e-18), _TAYLOR_TERMS)
     # degrees[n, j] = complete homogeneous symmetric polynomial of degree n in z_0..z_j. Since
     # h_n(z_0..z_j) = h_n(z_0..z_{j-1}) + z_j h_{n-1}(z_0..z_j), each degree is the previous one
-    # times z, then summed along the points in place (the sum is taken once, at the end).
+    # times z, then summed along the points in place; the series is summed once, at the end (a
+    # few array operations per term: for one element, their count is the cost).
     degrees = np.empty((n_terms + 1, *z.shape))
     degrees[0] = 1.0
     for n in range(1, n_terms + 1):

@@ -171,6 +171,7 @@ def transfer_matrix(kin: Kinetics, h: np.ndarray | float, sources: tuple[int, ..
                             points[r] = kin.rate(r) * -h
                             exps[r] = np.exp(points[r])
                 dd = exp_divided_difference([points[r] for r in rates], [exps[r] for r in rates])
+                # h ** (m - 1) * dd, without a power where m - 1 is 0 or 1.
                 cache[rates] = dd if len(rates) == 1 else (h if len(rates) == 2 else h ** (len(rates) - 1)) * dd
             out[target, source] += cache[rates] if coef_name == "one" else kin.coefficient(coef_name) * cache[rates]
     return out

@@ -11,7 +11,9 @@ of the exact order statistic** (:attr:`LogHistogram.rtol`; ``m`` is the smallest
 asked for: 1e-3 gives m = 9, a bound of 9.8e-4). The bins are one absolute grid, so counts from
 chunks computed anywhere, in any order, add up exactly: the same subjects give the same counts
 bit for bit, whatever the chunk size, order or number of workers. Computing a bin is a shift of
-the float's bits (no logarithm), which keeps the histogram cheaper than the simulation.
+the float's bits (no logarithm); the values are counted a block of times at a time, in the
+subjects-by-times layout the engine gives them (no transposed copy), each block's bins in a
+cache-sized array.
 
 Memory is bounded: when the bins of one time would span more than ``budget`` cells over all
 times, neighbouring bins merge in pairs (one bit fewer, ``level`` one higher) until they fit, and
@@ -68,30 +70,28 @@ class LogHistogram:
         """The histogram of ``values`` (n_subjects, n_times) with bins for a relative error of
         at most ``rtol``, coarsened until the counts fit in ``budget`` cells."""
         bits = mantissa_bits(rtol)
-        v, positive = _by_time(values)
-        lo0, hi0 = _range(v, positive, bits)
+        v = _values(values)
+        lo0, hi0 = _range(v, bits)
         level = _level_for(lo0, hi0, 0, budget)
         lo, hi = lo0 >> level, hi0 >> level
         span = _span(lo, hi)
-        counts = np.zeros((v.shape[0], span), dtype=np.int64)
-        _count_into(counts.reshape(-1), v, positive, bits, level, lo, span)
-        zeros = (~positive).sum(axis=1).astype(np.int64)
-        return cls(bits, level, lo, hi, counts, zeros, v.shape[1], budget)
+        counts = np.zeros((v.shape[1], span), dtype=np.int64)
+        zeros = _count_into(counts.reshape(-1), v, bits, level, lo, span)
+        return cls(bits, level, lo, hi, counts, zeros, v.shape[0], budget)
 
     def add(self, values: NDArray[np.float64]) -> LogHistogram:
         """:meth:`merged` with the histogram of ``values`` (n_subjects, n_times), counted straight
         into this histogram's rows, in place, when they fit there (this histogram must not be used
         afterwards: a running total)."""
-        v, positive = _by_time(values)
-        low, high = _range(v, positive, self.bits)
+        v = _values(values)
+        low, high = _range(v, self.bits)
         low, high = low >> self.level, high >> self.level
         held = high >= low
         if not np.all(~held | ((self.hi >= self.lo) & (low >= self.lo) & (high <= self.hi))):
             return self.merged(LogHistogram.of(values, 2.0 ** -(self.bits + 1), self.budget))
         counts = np.ascontiguousarray(self.counts)
-        _count_into(counts.reshape(-1), v, positive, self.bits, self.level, self.lo, counts.shape[1])
-        zeros = self.zeros + (~positive).sum(axis=1)
-        return LogHistogram(self.bits, self.level, self.lo, self.hi, counts, zeros, self.n + v.shape[1], self.budget)
+        zeros = self.zeros + _count_into(counts.reshape(-1), v, self.bits, self.level, self.lo, counts.shape[1])
+        return LogHistogram(self.bits, self.level, self.lo, self.hi, counts, zeros, self.n + v.shape[0], self.budget)
 
     def coarsened(self, level: int) -> LogHistogram:
         """The same counts in bins of ``level`` (>= this level): neighbouring bins merged."""
@@ -114,13 +114,20 @@ class LogHistogram:
             out = np.zeros((t, span), dtype=np.int64)
             out[rows, self.lo[rows] - lo[rows] + cols] = self.counts[rows, cols]
             return out
-        absolute = self.lo[:, None] + np.arange(old_span)[None, :]
-        position = (absolute >> shift) - lo[:, None]
-        keep = self.counts > 0
-        flat = (np.arange(t)[:, None] * span + position)[keep]
-        return (
-            np.bincount(flat, weights=self.counts[keep], minlength=t * span).round().astype(np.int64).reshape(t, span)
-        )
+        # Block of rows by block of rows: the bins' positions are as large as the counts, which
+        # may be the whole budget (hundreds of megabytes).
+        out = np.empty((t, span), dtype=np.int64)
+        per_block = max(1, _BLOCK_CELLS // max(old_span, span))
+        for first in range(0, t, per_block):
+            last = min(t, first + per_block)
+            position = (self.lo[first:last, None] + np.arange(old_span)) >> shift
+            position += (np.arange(last - first) * span - lo[first:last])[:, None]
+            counts = self.counts[first:last]
+            keep = counts > 0
+            # Weights are float64: exact for counts below 2**53.
+            moved = np.bincount(position[keep], weights=counts[keep], minlength=(last - first) * span)
+            out[first:last] = moved.round().astype(np.int64).reshape(last - first, span)
+        return out
 
     def merged(self, other: LogHistogram) -> LogHistogram:
         """The counts of both (the same output times, the same grid of bins)."""
@@ -186,10 +193,9 @@ class LogHistogram:
         return out
 
 
-def _by_time(values: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """The values with one row per time (n_times, n_subjects), and which are > 0."""
-    v = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
-    return v, v > 0
+def _values(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The values (n_subjects, n_times) as float64: the engine's own array, not a copy."""
+    return np.asarray(values, dtype=np.float64)
 
 
 def _bin(v: NDArray[np.float64], bits: int) -> NDArray[np.int64]:
@@ -198,36 +204,53 @@ def _bin(v: NDArray[np.float64], bits: int) -> NDArray[np.int64]:
     return v.view(np.int64) >> (_MANTISSA - bits)
 
 
-def _range(
-    v: NDArray[np.float64], positive: NDArray[np.bool_], bits: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Level-0 bins of each row's smallest and largest positive value ((0, -1): none), found
+def _range(v: NDArray[np.float64], bits: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Level-0 bins of each time's smallest and largest positive value ((0, -1): none), found
     from the values themselves (the bin grows with the value), without a bin per value."""
-    smallest = np.min(v, axis=1, where=positive, initial=np.inf)
-    largest = np.max(v, axis=1, initial=0.0)
+    smallest = np.min(v, axis=0, initial=np.inf)
+    # Only the times that hold a value <= 0 (before the first dose) need the slower masked minimum.
+    some = ~(smallest > 0)
+    if some.any():
+        part = v[:, some]
+        smallest[some] = np.min(part, axis=0, where=part > 0, initial=np.inf)
+    largest = np.max(v, axis=0, initial=0.0)
     held = largest > 0
     return np.where(held, _bin(smallest, bits), 0), np.where(held, _bin(largest, bits), -1)
 
 
+# Values, and bins, counted at a time: a block of times for every subject, whose rows of bins
+# are counted in an array of their own (cache-sized, and reused from one block to the next
+# rather than fresh memory) and then added to the histogram's rows.
+_BLOCK_CELLS = 1 << 17
+
+
 def _count_into(
-    flat: NDArray[np.int64],
-    v: NDArray[np.float64],
-    positive: NDArray[np.bool_],
-    bits: int,
-    level: int,
-    lo: NDArray[np.int64],
-    span: int,
-) -> None:
-    """Add one to ``flat`` (rows of ``span`` bins from ``lo`` at ``level``) for each positive
-    value of ``v`` (one row per time)."""
-    k = _bin(v, bits)  # one integer array, then worked in place: large temporaries cost most
-    k >>= level
-    k -= lo[:, None] - (np.arange(k.shape[0], dtype=np.int64) * span)[:, None]
-    # The values <= 0 are counted in cell 0 with the rest (no compaction), then taken out again.
-    non_positive = ~positive
-    np.putmask(k, non_positive, 0)
-    np.add.at(flat, k.reshape(-1), 1)
-    flat[0] -= np.count_nonzero(non_positive)
+    flat: NDArray[np.int64], v: NDArray[np.float64], bits: int, level: int, lo: NDArray[np.int64], span: int
+) -> NDArray[np.int64]:
+    """Add one to ``flat`` (per time, a row of ``span`` bins from ``lo`` at ``level``) for each
+    positive value of ``v`` (n_subjects, n_times); returns the number of values <= 0 per time."""
+    n, t = v.shape
+    zeros = np.empty(t, dtype=np.int64)
+    width = max(1, _BLOCK_CELLS // max(n, span))
+    for first in range(0, t, width):
+        last = min(t, first + width)
+        block = v[:, first:last]
+        # The block's bins from its first row of the histogram: one integer array (one row per
+        # subject, as the values), worked in place.
+        k = _bin(block, bits)
+        k >>= level
+        k += np.arange(last - first, dtype=np.int64) * span - lo[first:last]
+        rows = flat[first * span : last * span]
+        # The values <= 0 (before the first dose: a few blocks at most) are counted in cell 0
+        # with the rest (no compaction), then taken out again.
+        non_positive = ~(block > 0)
+        zeros[first:last] = 0
+        if non_positive.any():
+            np.putmask(k, non_positive, 0)
+            zeros[first:last] = non_positive.sum(axis=0)
+            rows[0] -= zeros[first:last].sum()
+        rows += np.bincount(k.reshape(-1), minlength=rows.size)
+    return zeros
 
 
 def _union(a: LogHistogram, b: LogHistogram) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
