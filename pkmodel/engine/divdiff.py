@@ -22,9 +22,6 @@ import numpy as np
 # converges to double precision within _TAYLOR_TERMS terms for spreads up to it.
 _SPREAD_FOR_RECURRENCE = 1.0
 _TAYLOR_TERMS = 24
-# 1 / n! for every n + k - 1 the series reaches (the engine's k is at most 5: three rates and
-# the two zeros of an infusion's integral).
-_INVERSE_FACTORIALS = 1.0 / np.array([float(factorial(n)) for n in range(_TAYLOR_TERMS + 8)])
 
 
 def exp_divided_difference(
@@ -107,15 +104,18 @@ def _taylor(xs: np.ndarray) -> np.ndarray:
     # Terms shrink at least like r**n / n! with r = max |z| < 1: stop once that is below 1e-18.
     r = float(np.max(np.abs(z), initial=0.0))
     n_terms = next((n for n in range(1, _TAYLOR_TERMS) if r**n / factorial(n) < 1e-18), _TAYLOR_TERMS)
-    # degrees[n, j] = complete homogeneous symmetric polynomial of degree n in z_0..z_j. Since
-    # h_n(z_0..z_j) = h_n(z_0..z_{j-1}) + z_j h_{n-1}(z_0..z_j), each degree is the previous one
-    # times z, then summed along the points in place; the series is summed once, at the end (a
-    # few array operations per term: for one element, their count is the cost).
-    degrees = np.empty((n_terms + 1, *z.shape))
-    degrees[0] = 1.0
+    # h[j] holds the complete homogeneous symmetric polynomial of degree n in z_0..z_j, divided
+    # by (n + k - 1)! / (k - 1)! (the same for every j, so the recurrence below keeps it):
+    # h_n(z_0..z_j) = h_n(z_0..z_{j-1}) + z_j h_{n-1}(z_0..z_j) is the previous degree times z,
+    # summed along the points in place. One buffer, no temporaries: for one element the number
+    # of array operations is the cost, for millions the memory they would touch.
+    h = np.ones_like(z)
+    total = np.ones_like(centre)
     for n in range(1, n_terms + 1):
-        np.multiply(z, degrees[n - 1], out=degrees[n])
+        np.multiply(z, h, out=h)
         for j in range(1, k):
-            degrees[n, j] += degrees[n, j - 1]
-    total = np.tensordot(_INVERSE_FACTORIALS[k - 1 : k + n_terms], degrees[:, k - 1], axes=1)
+            h[j] += h[j - 1]
+        h /= n + k - 1
+        total += h[k - 1]
+    total /= factorial(k - 1)
     return np.exp(centre) * total
