@@ -30,7 +30,6 @@ def _state_slope(kin: Kinetics, state: np.ndarray) -> np.ndarray:
     return kin.ka * state[DEPOT] - (kin.k10 + kin.k12) * state[CENTRAL] + kin.k21 * state[2]
 
 
-
 def _peak(kin: Kinetics, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Time (h after the start) and central amount (per unit dose) of the peak over [0, end] of
     the free decay from ``start`` (3, n). The curve has a single maximum: it rises while the slope
