@@ -230,7 +230,7 @@ def _count_into(
     """Add one to ``flat`` (per time, a row of ``span`` bins from ``lo`` at ``level``) for each
     positive value of ``v`` (n_subjects, n_times); returns the number of values <= 0 per time."""
     n, t = v.shape
-    zeros = np.empty(t, dtype=np.int64)
+    zeros = np.zeros(t, dtype=np.int64)
     width = max(1, _BLOCK_CELLS // max(n, span))
     for first in range(0, t, width):
         last = min(t, first + width)
@@ -244,7 +244,6 @@ def _count_into(
         # The values <= 0 (before the first dose: a few blocks at most) are counted in cell 0
         # with the rest (no compaction), then taken out again.
         non_positive = ~(block > 0)
-        zeros[first:last] = 0
         if non_positive.any():
             np.putmask(k, non_positive, 0)
             zeros[first:last] = non_positive.sum(axis=0)
