@@ -109,11 +109,12 @@ def test_clustered_points(m, spread, centre):
     assert_matches(points)
 
 
-@pytest.mark.parametrize("spread", [0.5, 0.9, 0.999, 1.0, 1.001, 1.5, 2.0, 3.0])
+@pytest.mark.parametrize("spread", [0.3, 0.499, 0.5, 0.501, 0.9, 0.999, 1.0, 1.001, 1.5, 2.0, 3.0])
 @pytest.mark.parametrize("m", [2, 3, 4, 5])
 @pytest.mark.parametrize("centre", [0.0, -300.0, -699.0])
 def test_equally_spaced_points_around_the_switch_spread(spread, m, centre):
-    """Spreads on both sides of the switch between Taylor series and recurrence (spread 1)."""
+    """Spreads on both sides of the switches between Taylor series and recurrence (spread 1, and
+    0.5 for three points)."""
     assert_matches(list(np.linspace(centre - spread, centre, m)))
 
 
