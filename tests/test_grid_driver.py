@@ -56,10 +56,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("way", ["default", "subject blocks", "padded table", "long stretches"])
+@pytest.mark.parametrize("way", ["default", "subject blocks", "propagator blocks", "padded table", "long stretches"])
 def test_grid_equals_direct(case, way, monkeypatch):
     if way == "subject blocks":
         monkeypatch.setattr(analytic, "_STATE_CELLS", 3000)  # a few subjects per block
+    elif way == "propagator blocks":
+        monkeypatch.setattr(analytic, "_PROPAGATOR_CELLS", 60)  # one to a few subjects per block
     elif way == "padded table":
         monkeypatch.setattr(analytic, "_FEW_SPANS", 0)
         monkeypatch.setattr(analytic, "_PADDED_CELLS", 2000)  # several row blocks of the table

@@ -101,6 +101,12 @@ _LATER_STRETCH_COST = 32
 # padded output where the stretches do not tile the grid.
 _STATE_CELLS = 1 << 21
 _PADDED_CELLS = 1 << 17
+# ... and at most this many closed-form propagators (subjects x steps). Each makes a dozen
+# temporaries of that size on the way; kept within a core's L2 cache (128 KiB each) their passes
+# run about twice as fast as from memory. It matters where every dose adds a step of its own (a
+# grid whose step does not divide the dose interval: np.linspace(0, 1008, 1000) with doses every
+# 12 h went from 34 to 20 ns per output on 4,000 subjects).
+_PROPAGATOR_CELLS = 1 << 14
 # Distinct steps from a run's event to its first output handled one by one (more: all at once).
 _FEW_STEPS = 16
 # Spans written one by one (more: through a padded table and one gather).
@@ -200,7 +206,10 @@ def _evaluate_grid(
     later = step * plan.width * np.arange(1, int(plan.stretch_piece.max()) + 1)
     hs = np.concatenate([step * np.arange(fine), step * fine * np.arange(coarse), distinct, later])
     parts = np.cumsum([fine, coarse, len(distinct)])
-    per_block = max(1, min(n, _STATE_CELLS // (N_STATES * (plan.n_stretches + n_obs * (plan.width + coarse)))))
+    per_block = max(
+        1,
+        min(n, _STATE_CELLS // (N_STATES * (plan.n_stretches + n_obs * (plan.width + coarse))), _PROPAGATOR_CELLS // len(hs)),
+    )
     for s0 in range(0, n, per_block):
         who = slice(s0, min(n, s0 + per_block))
         # One block: views of the caller's Kinetics, eigenvalues included (not computed again).
