@@ -56,7 +56,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("way", ["default", "subject blocks", "propagator blocks", "padded table", "long stretches"])
+@pytest.mark.parametrize(
+    "way", ["default", "subject blocks", "propagator blocks", "padded table", "long stretches", "direct in pieces"]
+)
 def test_grid_equals_direct(case, way, monkeypatch):
     if way == "subject blocks":
         monkeypatch.setattr(analytic, "_STATE_CELLS", 3000)  # a few subjects per block
@@ -67,6 +69,8 @@ def test_grid_equals_direct(case, way, monkeypatch):
         monkeypatch.setattr(analytic, "_PADDED_CELLS", 2000)  # several row blocks of the table
     elif way == "long stretches":
         monkeypatch.setattr(analytic, "_PROPAGATOR_COST", 10**9)  # stretches as long as a run can be: padded runs
+    elif way == "direct in pieces":
+        monkeypatch.setattr(analytic, "_CELLS_PER_CHUNK", 97)  # shorter than any row: every row in pieces
     events, times = CASES[case]
     kin = _kinetics()
     # Concentration (central / V1), the depot amount and the peripheral amount in one pass.

@@ -88,7 +88,10 @@ def evaluate(
 
 # The grid driver pays off from about this many output times (it has a fixed cost per call).
 _GRID_MIN_TIMES = 256
-_CELLS_PER_CHUNK = 1 << 18
+# Outputs per chunk of the direct driver: every output takes a closed form, whose temporaries of
+# this size stay within L2 cache (256 KiB each). 2,000 subjects x 1,000 irregular times: 754 ms
+# with 1 << 18, 460 ms with 1 << 15.
+_CELLS_PER_CHUNK = 1 << 15
 # Longest stretch (grid steps): longer runs are cut into stretches, each started from the state
 # the stretch before it leaves.
 _MAX_WIDTH = 8192
@@ -142,35 +145,40 @@ def _evaluate_direct(
     left: bool,
     out: np.ndarray,
 ) -> None:
-    """Fills ``out`` (n_subjects, n_times), chunk by chunk of subjects, each output from the state
-    after its last event."""
-    n = es.time.shape[0]
-    times2d = np.broadcast_to(times, (n, times.shape[-1]))
+    """Fills ``out`` (n_subjects, n_times), chunk by chunk, each output from the state after its
+    last event."""
+    n, n_t = es.time.shape[0], times.shape[-1]
+    times2d = np.broadcast_to(times, (n, n_t))
     idx = last_event_index(es.time, times, left)
     integrals = event_integrals(kin, es, weights, sources) if integral else None
-    rows_per_chunk = max(1, _CELLS_PER_CHUNK // max(times2d.shape[1], 1))
+    # Chunks of whole rows (subjects) where they fit, else pieces of one row: the closed form makes
+    # a dozen temporaries of a chunk's size, whose passes are fastest while they stay in cache.
+    rows_per_chunk = max(1, _CELLS_PER_CHUNK // max(n_t, 1))
+    cols_per_chunk = max(1, min(n_t, _CELLS_PER_CHUNK))
     for start in range(0, n, rows_per_chunk):
         stop = min(n, start + rows_per_chunk)
         rows = np.arange(start, stop)[:, None]
-        last = idx[start:stop]
-        valid = last >= 0
-        last = np.where(valid, last, 0)
-        # Before the first event there is nothing to propagate; a step of 0 there (instead of
-        # the negative time to the first event) keeps exp() from overflowing on a discarded value.
-        h = np.where(valid, times2d[start:stop] - es.time[rows, last], 0.0)
         sub = kin.subset(slice(start, stop)).reshaped((-1, 1))
-        value = propagate(
-            sub,
-            es.state[:, rows, last],
-            es.rates[:, rows, last],
-            h,
-            sources,
-            weights=weights[:, start:stop, None],
-            integral=integral,
-        )
-        if integrals is not None:
-            value = value + integrals[rows, last]
-        out[start:stop] = np.where(valid, value, 0.0)
+        for first in range(0, n_t, cols_per_chunk):
+            cols = slice(first, first + cols_per_chunk)
+            last = idx[start:stop, cols]
+            valid = last >= 0
+            last = np.where(valid, last, 0)
+            # Before the first event there is nothing to propagate; a step of 0 there (instead of
+            # the negative time to the first event) keeps exp() from overflowing on a discarded value.
+            h = np.where(valid, times2d[start:stop, cols] - es.time[rows, last], 0.0)
+            value = propagate(
+                sub,
+                es.state[:, rows, last],
+                es.rates[:, rows, last],
+                h,
+                sources,
+                weights=weights[:, start:stop, None],
+                integral=integral,
+            )
+            if integrals is not None:
+                value = value + integrals[rows, last]
+            out[start:stop, cols] = np.where(valid, value, 0.0)
 
 
 def _evaluate_grid(
