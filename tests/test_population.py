@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
 from pkmodel.drugs.variability import Variability
+from pkmodel.simulation import population
 from pkmodel.simulation.log_histogram import LogHistogram
 from pkmodel.simulation.population import Population
 from pkmodel.simulation.population_result import PopulationResult
@@ -106,8 +107,11 @@ def test_the_probability_of_exceeding_a_level_is_counted_from_each_subjects_exac
     assert err.value.field == "metric"
 
 
-def test_the_dask_cluster_gives_the_local_result_bit_for_bit():
+@pytest.mark.parametrize("tasks_per_thread", [4, 1])
+def test_the_dask_cluster_gives_the_local_result_bit_for_bit(tasks_per_thread, monkeypatch):
     distributed = pytest.importorskip("dask.distributed")
+    # 5 chunks on 2 threads: one chunk per task (4 tasks per thread), or runs of 3 and 2 chunks.
+    monkeypatch.setattr(population, "TASKS_PER_THREAD", tasks_per_thread)
     pop = oral_population(90, chunk_size=20)
     local = simulate(ORAL, BID, TIMES, population=pop, progress=False)
     with warnings.catch_warnings():
