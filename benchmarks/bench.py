@@ -67,6 +67,9 @@ N_TIMES = 4_813
 STEP_H = 0.25
 TIMES = np.arange(N_TIMES) * STEP_H  # 0 to 1203 h
 COARSE = TIMES[::6]  # every 1.5 h: 803 times
+# 1,000 times over the same span, every 1.2 h: no dose falls on the grid, so every dose's run starts
+# at a step of its own (np.linspace, as a user would write it).
+OFF_GRID = np.linspace(0.0, TIMES[-1], 1_000)
 CV = 0.30
 DOSE_MG = 500.0
 INTERVAL_H = 12.0
@@ -286,6 +289,22 @@ def rows() -> list[Row]:
         ),
         # Cost per cell from 1k to 100k subjects on one grid (item 3 of issue 9: flat within 1.5x);
         # a coarser grid keeps 100k subjects within limits.MAX_CELLS.
+        Row(
+            "offgrid",
+            "10k subjects x 1,000 points, doses off the grid",
+            conc(N_SUBJECTS, times=OFF_GRID),
+            cells=N_SUBJECTS * OFF_GRID.size,
+            versus="offgrid_cf",
+        ),
+        Row(
+            "offgrid_cf",
+            "  numpy closed form, same work",
+            peer(N_SUBJECTS, times=OFF_GRID),
+            cells=N_SUBJECTS * OFF_GRID.size,
+            short="closed form",
+            check=checked(N_SUBJECTS, times=OFF_GRID),
+            only_if="offgrid",
+        ),
         Row("conc1k", "1k subjects x 803 points", conc(1_000, times=COARSE), cells=1_000 * COARSE.size),
         Row("conc100k", "100k subjects x 803 points", conc(100_000, times=COARSE), cells=100_000 * COARSE.size),
         Row("big1", "1 subject x 1M points", conc(1, times=big), cells=big.size, versus="big1_cf"),
@@ -347,7 +366,9 @@ def rows() -> list[Row]:
         ),
         *(
             Row(f"exp{c}", f"np.exp floor, {c:,} cells", floor(c), cells=c)
-            for c in sorted({cells, 20_000 * N_TIMES, 1_000 * COARSE.size, 100_000 * COARSE.size, big.size, N_TIMES})
+            for c in sorted(
+                {cells, 20_000 * N_TIMES, N_SUBJECTS * OFF_GRID.size, 1_000 * COARSE.size, 100_000 * COARSE.size, big.size, N_TIMES}
+            )
         ),
     ]
 
