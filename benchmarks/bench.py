@@ -242,6 +242,22 @@ def rows() -> list[Row]:
 
         return prepare
 
+    def with_closed_form(key, label, n, regimen_over=OVER, times=TIMES, short=""):
+        """pkmodel's row and the hand-written closed form on the same work, checked against it."""
+        cells = n * times.size
+        return [
+            Row(key, label, conc(n, regimen_over, times), cells=cells, versus=f"{key}_cf", short=short),
+            Row(
+                f"{key}_cf",
+                "  numpy closed form, same work",
+                peer(n, regimen_over, times),
+                cells=cells,
+                short="closed form",
+                check=checked(n, regimen_over, times),
+                only_if=key,
+            ),
+        ]
+
     big = np.linspace(0.0, TIMES[-1], 1_000_000)
     exe = Path(sys.executable)
     cli = exe.parent / "pkmodel"
@@ -249,16 +265,7 @@ def rows() -> list[Row]:
     timed_import = "import time; t = time.perf_counter(); import {0}; print(time.perf_counter() - t)"
     cells = N_SUBJECTS * N_TIMES
     return [
-        Row("conc", "simulate().concentration", conc(N_SUBJECTS), cells=cells, versus="conc_cf"),
-        Row(
-            "conc_cf",
-            "  numpy closed form, same work",
-            peer(N_SUBJECTS),
-            cells=cells,
-            short="closed form",
-            check=checked(N_SUBJECTS),
-            only_if="conc",
-        ),
+        *with_closed_form("conc", "simulate().concentration", N_SUBJECTS),
         Row("summary", ".summary() (concentration computed)", computed(lambda s: s.summary()), cells=cells),
         Row("data", ".data (concentration computed)", computed(lambda s: s.data), cells=cells, versus="data_mem"),
         # .data writes five new columns (subject, time and three amounts) as large as the output:
@@ -271,69 +278,14 @@ def rows() -> list[Row]:
             short="np.ones",
             only_if="data",
         ),
-        Row(
-            "conc20k",
-            "20k subjects: simulate().concentration (50k exceeds limits.MAX_CELLS)",
-            conc(20_000),
-            cells=20_000 * N_TIMES,
-            versus="conc20k_cf",
-        ),
-        Row(
-            "conc20k_cf",
-            "  numpy closed form, same work",
-            peer(20_000),
-            cells=20_000 * N_TIMES,
-            short="closed form",
-            check=checked(20_000),
-            only_if="conc20k",
-        ),
+        *with_closed_form("conc20k", "20k subjects: simulate().concentration (50k exceeds limits.MAX_CELLS)", 20_000),
+        *with_closed_form("offgrid", "10k subjects x 1,000 points, doses off the grid", N_SUBJECTS, times=OFF_GRID),
         # Cost per cell from 1k to 100k subjects on one grid (item 3 of issue 9: flat within 1.5x);
         # a coarser grid keeps 100k subjects within limits.MAX_CELLS.
-        Row(
-            "offgrid",
-            "10k subjects x 1,000 points, doses off the grid",
-            conc(N_SUBJECTS, times=OFF_GRID),
-            cells=N_SUBJECTS * OFF_GRID.size,
-            versus="offgrid_cf",
-        ),
-        Row(
-            "offgrid_cf",
-            "  numpy closed form, same work",
-            peer(N_SUBJECTS, times=OFF_GRID),
-            cells=N_SUBJECTS * OFF_GRID.size,
-            short="closed form",
-            check=checked(N_SUBJECTS, times=OFF_GRID),
-            only_if="offgrid",
-        ),
         Row("conc1k", "1k subjects x 803 points", conc(1_000, times=COARSE), cells=1_000 * COARSE.size),
         Row("conc100k", "100k subjects x 803 points", conc(100_000, times=COARSE), cells=100_000 * COARSE.size),
-        Row("big1", "1 subject x 1M points", conc(1, times=big), cells=big.size, versus="big1_cf"),
-        Row(
-            "big1_cf",
-            "  numpy closed form, same work",
-            peer(1, times=big),
-            cells=big.size,
-            short="closed form",
-            check=checked(1, times=big),
-            only_if="big1",
-        ),
-        Row(
-            "one",
-            "1 subject x 4,813 points (28 doses)",
-            conc(1, "14 days"),
-            cells=N_TIMES,
-            versus="one_cf",
-            short="pkmodel",
-        ),
-        Row(
-            "one_cf",
-            "  numpy closed form, same work",
-            peer(1, "14 days"),
-            cells=N_TIMES,
-            short="closed form",
-            check=checked(1, "14 days"),
-            only_if="one",
-        ),
+        *with_closed_form("big1", "1 subject x 1M points", 1, times=big),
+        *with_closed_form("one", "1 subject x 4,813 points (28 doses)", 1, "14 days", short="pkmodel"),
         Row(
             "one_sum",
             "  numpy plain sum over the 28 doses",
