@@ -209,12 +209,18 @@ def test_a_population_with_a_patient_or_array_parameters_is_refused():
 # --- the percentile histogram ---------------------------------------------------------------------
 
 
+# Rows moved or added slice by slice (1: every row) or bin by bin (10**9: every row).
+ROW_SLICES = pytest.mark.parametrize("row_slices", [1, 10**9])
+
+
+@ROW_SLICES
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 17])  # cells counted at a time (1: one time per block)
 @pytest.mark.parametrize("budget", [10**6, 2_000])  # 2,000 cells over 40 times forces coarser bins
-def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypatch, block, budget):
+def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypatch, block, budget, row_slices):
     import pkmodel.simulation.log_histogram as log_histogram
 
     monkeypatch.setattr(log_histogram, "_BLOCK_CELLS", block)
+    monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
     rng = np.random.default_rng(3)
     values = np.exp(rng.normal(0.0, 2.0, (300, 40)))
     values[:, :3] = 0.0  # before the first dose
@@ -235,8 +241,12 @@ def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypa
     assert histogram.n == len(every)
 
 
+@ROW_SLICES
 @pytest.mark.parametrize("budget", [10**6, 60])  # 60 cells over 3 times forces coarser bins
-def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bound(budget):
+def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bound(budget, row_slices, monkeypatch):
+    import pkmodel.simulation.log_histogram as log_histogram
+
+    monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
     rng = np.random.default_rng(0)
     values = np.exp(rng.normal(0.0, 1.0, (600, 3)))
     values[:50, 0] = 0.0  # before a dose: counted apart

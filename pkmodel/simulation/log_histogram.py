@@ -71,12 +71,12 @@ class LogHistogram:
         at most ``rtol``, coarsened until the counts fit in ``budget`` cells."""
         bits = mantissa_bits(rtol)
         v = _values(values)
-        lo0, hi0 = _range(v, bits)
+        lo0, hi0, non_positive = _range(v, bits)
         level = _level_for(lo0, hi0, 0, budget)
-        lo, hi = lo0 >> level, hi0 >> level
+        lo, hi = _with_room(lo0 >> level, hi0 >> level, budget)
         span = _span(lo, hi)
         counts = np.zeros((v.shape[1], span), dtype=np.int64)
-        zeros = _count_into(counts.reshape(-1), v, bits, level, lo, span)
+        zeros = _count_into(counts.reshape(-1), v, bits, level, lo, span, non_positive)
         return cls(bits, level, lo, hi, counts, zeros, v.shape[0], budget)
 
     def add(self, values: NDArray[np.float64]) -> LogHistogram:
@@ -84,13 +84,14 @@ class LogHistogram:
         into this histogram's rows, in place, when they fit there (this histogram must not be used
         afterwards: a running total)."""
         v = _values(values)
-        low, high = _range(v, self.bits)
+        low, high, non_positive = _range(v, self.bits)
         low, high = low >> self.level, high >> self.level
         held = high >= low
         if not np.all(~held | ((self.hi >= self.lo) & (low >= self.lo) & (high <= self.hi))):
             return self.merged(LogHistogram.of(values, 2.0 ** -(self.bits + 1), self.budget))
         counts = np.ascontiguousarray(self.counts)
-        zeros = self.zeros + _count_into(counts.reshape(-1), v, self.bits, self.level, self.lo, counts.shape[1])
+        rows = counts.reshape(-1)
+        zeros = self.zeros + _count_into(rows, v, self.bits, self.level, self.lo, counts.shape[1], non_positive)
         return LogHistogram(self.bits, self.level, self.lo, self.hi, counts, zeros, self.n + v.shape[0], self.budget)
 
     def coarsened(self, level: int) -> LogHistogram:
@@ -109,10 +110,8 @@ class LogHistogram:
         if shift == 0 and np.array_equal(lo, self.lo) and old_span == span:
             return self.counts
         if shift == 0:
-            # Each bin that holds a value goes to its own cell of the new rows.
-            rows, cols = np.nonzero(self.counts)
             out = np.zeros((t, span), dtype=np.int64)
-            out[rows, self.lo[rows] - lo[rows] + cols] = self.counts[rows, cols]
+            _add_rows(out, lo, self)
             return out
         # Block of rows by block of rows: the bins' positions are as large as the counts, which
         # may be the whole budget (hundreds of megabytes).
@@ -146,12 +145,7 @@ class LogHistogram:
             target = _level_for(lo, hi, level, budget)
         shift = target - level
         occupied = hi >= lo
-        lo, hi = np.where(occupied, lo >> shift, 0), np.where(occupied, hi >> shift, -1)
-        # Room for later parts on both sides (a quarter of each row's range), within the budget,
-        # so that adding a part is usually absorb()'s cheap in-place sum.
-        pad = np.where(occupied, (hi - lo + 1) // 4, 0)
-        if len(lo) * _span(lo - pad, hi + pad) <= budget:
-            lo, hi = lo - pad, hi + pad
+        lo, hi = _with_room(np.where(occupied, lo >> shift, 0), np.where(occupied, hi >> shift, -1), budget)
         counts = a._moved(lo, hi, shift) + b._moved(lo, hi, shift)
         return LogHistogram(self.bits, target, lo, hi, counts, a.zeros + b.zeros, a.n + b.n, budget)
 
@@ -171,8 +165,7 @@ class LogHistogram:
         inside |= (other.lo >= self.lo) & (other.hi <= self.hi)
         if other.level != self.level or other.bits != self.bits or not inside.all():
             return self.merged(other)
-        rows, cols = np.nonzero(other.counts)
-        self.counts[rows, other.lo[rows] - self.lo[rows] + cols] += other.counts[rows, cols]
+        _add_rows(self.counts, self.lo, other)
         return LogHistogram(
             self.bits, self.level, self.lo, self.hi, self.counts, self.zeros + other.zeros, self.n + other.n,
             self.budget,
@@ -204,9 +197,12 @@ def _bin(v: NDArray[np.float64], bits: int) -> NDArray[np.int64]:
     return v.view(np.int64) >> (_MANTISSA - bits)
 
 
-def _range(v: NDArray[np.float64], bits: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _range(
+    v: NDArray[np.float64], bits: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
     """Level-0 bins of each time's smallest and largest positive value ((0, -1): none), found
-    from the values themselves (the bin grows with the value), without a bin per value."""
+    from the values themselves (the bin grows with the value), without a bin per value; and the
+    times that hold a value <= 0."""
     smallest = np.min(v, axis=0, initial=np.inf)
     # Only the times that hold a value <= 0 (before the first dose) need the slower masked minimum.
     some = ~(smallest > 0)
@@ -215,7 +211,7 @@ def _range(v: NDArray[np.float64], bits: int) -> tuple[NDArray[np.int64], NDArra
         smallest[some] = np.min(part, axis=0, where=part > 0, initial=np.inf)
     largest = np.max(v, axis=0, initial=0.0)
     held = largest > 0
-    return np.where(held, _bin(smallest, bits), 0), np.where(held, _bin(largest, bits), -1)
+    return np.where(held, _bin(smallest, bits), 0), np.where(held, _bin(largest, bits), -1), some
 
 
 # Values, and bins, counted at a time: a block of times for every subject, whose rows of bins
@@ -225,10 +221,17 @@ _BLOCK_CELLS = 1 << 17
 
 
 def _count_into(
-    flat: NDArray[np.int64], v: NDArray[np.float64], bits: int, level: int, lo: NDArray[np.int64], span: int
+    flat: NDArray[np.int64],
+    v: NDArray[np.float64],
+    bits: int,
+    level: int,
+    lo: NDArray[np.int64],
+    span: int,
+    non_positive_times: NDArray[np.bool_],
 ) -> NDArray[np.int64]:
     """Add one to ``flat`` (per time, a row of ``span`` bins from ``lo`` at ``level``) for each
-    positive value of ``v`` (n_subjects, n_times); returns the number of values <= 0 per time."""
+    positive value of ``v`` (n_subjects, n_times), whose times that hold a value <= 0 are
+    ``non_positive_times``; returns the number of values <= 0 per time."""
     n, t = v.shape
     zeros = np.zeros(t, dtype=np.int64)
     width = max(1, _BLOCK_CELLS // max(n, span))
@@ -238,18 +241,43 @@ def _count_into(
         # The block's bins from its first row of the histogram: one integer array (one row per
         # subject, as the values), worked in place.
         k = _bin(block, bits)
-        k >>= level
+        if level:
+            k >>= level
         k += np.arange(last - first, dtype=np.int64) * span - lo[first:last]
         rows = flat[first * span : last * span]
         # The values <= 0 (before the first dose: a few blocks at most) are counted in cell 0
         # with the rest (no compaction), then taken out again.
-        non_positive = ~(block > 0)
-        if non_positive.any():
+        if non_positive_times[first:last].any():
+            non_positive = ~(block > 0)
             np.putmask(k, non_positive, 0)
             zeros[first:last] = non_positive.sum(axis=0)
             rows[0] -= zeros[first:last].sum()
-        rows += np.bincount(k.reshape(-1), minlength=rows.size)
+        if k.size < rows.size:  # more bins than values (long rows, few subjects): add value by value
+            np.add.at(rows, k.reshape(-1), 1)
+        else:
+            rows += np.bincount(k.reshape(-1), minlength=rows.size)
     return zeros
+
+
+# Rows at least this long are added slice by slice (a loop over the rows); shorter ones bin by bin.
+_ROW_SLICE_SPAN = 256
+
+
+def _add_rows(out: NDArray[np.int64], lo: NDArray[np.int64], part: LogHistogram) -> None:
+    """Add the counts of ``part`` (at the same level) into ``out``, whose rows start at ``lo``; each
+    of its bins that holds a value must lie within its row of ``out``."""
+    t, span = part.counts.shape
+    offset = part.lo - lo
+    if span >= _ROW_SLICE_SPAN:
+        # One slice per row: the part of the row that overlaps the row of out (the rest is empty).
+        for j, d in zip(np.flatnonzero(part.hi >= part.lo).tolist(), offset[part.hi >= part.lo].tolist(), strict=True):
+            src, dst = max(0, -d), max(0, d)
+            m = min(span - src, out.shape[1] - dst)
+            if m > 0:
+                out[j, dst : dst + m] += part.counts[j, src : src + m]
+        return
+    rows, cols = np.nonzero(part.counts)
+    out[rows, offset[rows] + cols] += part.counts[rows, cols]
 
 
 def _union(a: LogHistogram, b: LogHistogram) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -257,6 +285,16 @@ def _union(a: LogHistogram, b: LogHistogram) -> tuple[NDArray[np.int64], NDArray
     occ_a, occ_b = a.hi >= a.lo, b.hi >= b.lo
     lo = np.where(occ_a & occ_b, np.minimum(a.lo, b.lo), np.where(occ_a, a.lo, b.lo))
     hi = np.where(occ_a & occ_b, np.maximum(a.hi, b.hi), np.where(occ_a, a.hi, b.hi))
+    return lo, hi
+
+
+def _with_room(lo: NDArray[np.int64], hi: NDArray[np.int64], budget: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The rows widened on both sides by a quarter of their range, when that fits ``budget``: room
+    for later parts, so that adding one is usually the cheap count or sum in place (add(),
+    absorb()) rather than a merge into new rows."""
+    pad = np.where(hi >= lo, (hi - lo + 1) // 4, 0)
+    if len(lo) * _span(lo - pad, hi + pad) <= budget:
+        return lo - pad, hi + pad
     return lo, hi
 
 
