@@ -22,9 +22,9 @@ import numpy as np
 # converges to double precision within _TAYLOR_TERMS terms for spreads up to it. The first level
 # that divides (three points) loses only about 4 / spread ulps, so it keeps the recurrence down to
 # half that spread: an oral model on a fine grid would otherwise take the Taylor series, the
-# slowest branch, at its first steps (mildronate every 15 min: ka h - beta h = 0.87). Against mpmath on
-# random clusters of spread 0.3 to 2.5 this moved the worst error from 6.7e-16 to 1.1e-15 for 3
-# points, 2.7e-15 to 3.5e-15 for 4 and 1.6e-14 to 2.3e-14 for 5.
+# slowest branch, at its first steps (mildronate every 15 min: ka h - beta h = 0.87). Against
+# mpmath on random clusters of spread 0.3 to 2.5 this moved the worst error from 6.7e-16 to
+# 1.1e-15 for 3 points, 2.7e-15 to 3.5e-15 for 4 and 1.6e-14 to 2.3e-14 for 5.
 _SPREAD_FOR_RECURRENCE = 1.0
 _SPREAD_FOR_RECURRENCE_3 = 0.5
 _TAYLOR_TERMS = 24

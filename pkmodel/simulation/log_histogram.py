@@ -13,7 +13,7 @@ chunks computed anywhere, in any order, add up exactly: the same subjects give t
 bit for bit, whatever the chunk size, order or number of workers. Computing a bin is a shift of
 the float's bits (no logarithm); the values are counted a block of times at a time, in the
 subjects-by-times layout the engine gives them (no transposed copy), each block's bins in a
-cache-sized array.
+cache-sized array (or value by value where the block's rows hold more bins than it has values).
 
 Memory is bounded: when the bins of one time would span more than ``budget`` cells over all
 times, neighbouring bins merge in pairs (one bit fewer, ``level`` one higher) until they fit, and
