@@ -301,26 +301,29 @@ class _StretchPlan:
     def of(cls, event_time: np.ndarray, times: np.ndarray) -> _StretchPlan | None:
         # Event e's run: the outputs from the first at or after it (right-continuity) to the
         # first at or after the next event; empty when no output lies between them.
-        starts = np.searchsorted(times, event_time, side="left")
-        ends = np.append(starts[1:], len(times))
-        run_event = np.flatnonzero(ends > starts)
-        if len(run_event) == 0:
+        # (Array methods rather than numpy's functions here: this runs on every evaluation of a grid,
+        # where for one subject the Python wrappers cost more than the work.)
+        starts = times.searchsorted(event_time, side="left")
+        ends = np.concatenate((starts[1:], [len(times)]))
+        run_event = (ends > starts).nonzero()[0]
+        n_runs = len(run_event)
+        if n_runs == 0:
             return None
         run_start, run_length = starts[run_event], (ends - starts)[run_event]
         width = _stretch_width(run_length)
         pieces = -(-run_length // width)
-        stretch_run = np.repeat(np.arange(len(run_start)), pieces)
-        first_stretch = np.cumsum(pieces) - pieces
-        stretch_piece = np.arange(len(stretch_run)) - np.repeat(first_stretch, pieces)
+        stretch_run = np.arange(n_runs).repeat(pieces)
+        first_stretch = pieces.cumsum() - pieces
+        stretch_piece = np.arange(len(stretch_run)) - first_stretch.repeat(pieces)
         # Segments of runs whose first stretches and events both follow one another.
-        breaks = np.flatnonzero((np.diff(first_stretch) != 1) | (np.diff(run_event) != 1)) + 1
-        bounds = np.concatenate([[0], breaks, [len(run_start)]]).tolist()
+        breaks = (((first_stretch[1:] - first_stretch[:-1]) != 1) | ((run_event[1:] - run_event[:-1]) != 1)).nonzero()[0]
+        bounds = [0, *(breaks + 1).tolist(), n_runs]
         segments = tuple(
             (int(first_stretch[a]), int(run_event[a]), b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         )
         # A span ends after each run whose last stretch is partial (and after the last run).
-        ends_span = np.flatnonzero(run_length % width != 0)
-        bounds = np.unique(np.concatenate([[0], ends_span + 1, [len(run_start)]])).tolist()
+        ends_span = ((run_length % width).nonzero()[0] + 1).tolist()
+        bounds = [0, *ends_span] if ends_span and ends_span[-1] == n_runs else [0, *ends_span, n_runs]
         stop = run_start + run_length
         spans = tuple(
             (int(run_start[a]), int(stop[b - 1] - run_start[a]), int(first_stretch[a]))
@@ -348,17 +351,20 @@ def _stretch_width(run_length: np.ndarray) -> int:
     neither one-step stretches (a propagator per step of the washout) nor stretches as long as
     the washout (each dose's run padded to that length)."""
     lengths, counts = np.unique(run_length, return_counts=True)
-    common = int(lengths[len(counts) - 1 - np.argmax(counts[::-1])])
+    common = int(lengths[len(counts) - 1 - counts[::-1].argmax()])
     top = min(int(lengths[-1]), _MAX_WIDTH)
     # From the widest: on a tie argmin keeps the first, with fewer stretches.
-    widths = np.array(sorted({min(common, top), *(min(1 << k, top) for k in range(_MAX_WIDTH.bit_length()))})[::-1])
-    pieces = -(-lengths[None, :] // widths[:, None])
+    widths = np.array(sorted({min(common, top), *(min(p, top) for p in _POWERS_OF_2)}, reverse=True))
+    pieces = -(-lengths // widths[:, None])
     stretches = pieces @ counts
-    tiled = ~np.any(run_length[None, :-1] % widths[:, None], axis=1)
-    cost = (stretches * widths * np.where(tiled, 1, 2) + 3 * stretches).astype(float)
+    tiled = ~(run_length[:-1] % widths[:, None]).any(axis=1)
+    cost = (stretches * widths * (2 - tiled) + 3 * stretches).astype(float)
     cost += _LATER_STRETCH_COST * (stretches - len(run_length))
     cost += _PROPAGATOR_COST * (pieces.max(axis=1) - 1 + 2 * np.sqrt(widths))
-    return int(widths[np.argmin(cost)])
+    return int(widths[cost.argmin()])
+
+
+_POWERS_OF_2 = tuple(1 << k for k in range(_MAX_WIDTH.bit_length()))
 
 
 def _stretch_states(
