@@ -308,10 +308,15 @@ class Model:
 
     @property
     def t_half_beta(self) -> Value:
-        """Terminal half-life ln2/beta, h (the elimination half-life for one compartment)."""
+        """Terminal half-life ln2/beta, h (the elimination half-life for one compartment). With
+        q = 0 the peripheral compartment is not connected: beta is 0, the eigenvalue of a
+        compartment that never holds drug, and the concentration falls with alpha alone, so the
+        terminal half-life is ln2/alpha."""
         if self.v2 is None:
             return self.t_half_alpha
-        return to_value(LN2 / np.asarray(self.beta))
+        beta = np.asarray(self.beta)
+        connected = beta > 0
+        return to_value(np.where(connected, LN2 / np.where(connected, beta, 1.0), self.t_half_alpha))
 
     @property
     def vss(self) -> Value:

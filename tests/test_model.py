@@ -103,6 +103,15 @@ def test_half_lives_must_be_ordered_and_consistent():
         Model.from_half_lives(6.06, 15.34, 20)
 
 
+def test_a_peripheral_compartment_not_connected_leaves_the_central_half_life():
+    # q = 0: C(t) = D/V1 exp(-CL/V1 t), so the terminal half-life is ln2 V1 / CL (worked by hand:
+    # 0.693147 * 50 / 4 = 8.664 h), with no division by the beta of 0 (warnings are errors here).
+    model = Model(cl=4.0, v1=50.0, q=np.array([0.0, 1.0]), v2=11.0)
+    assert model.t_half_beta[0] == pytest.approx(math.log(2) * 50.0 / 4.0, rel=1e-14)
+    assert model.t_half_beta[1] > model.t_half_beta[0]  # connected: a slower terminal phase
+    assert "8.66" in Model(cl=4.0, v1=50.0, q=0.0, v2=11.0).describe()
+
+
 def test_immutable_and_vectorised():
     cl = np.array([1.0, 2.0, 4.0])
     m = Model(cl=cl, v1=10.0)
