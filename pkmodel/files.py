@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,14 +142,29 @@ def _remove(temp: str) -> None:
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while the targets are renamed (a few system calls), so that a
-    signal cannot leave some targets new and others old; they are delivered right after."""
-    block = getattr(signal, "pthread_sigmask", None)
-    if block is None:
+    """Hold SIGINT and SIGTERM while a few system calls run (a file or folder made and recorded,
+    the targets renamed), so that a signal cannot leave a file unrecorded or some targets new and
+    others old; they are delivered right after, to the handlers there were before.
+
+    Held by Python handlers that only note the signal: blocking it in the main thread's signal
+    mask is not enough, since the system may hand a signal sent to the process to any other
+    thread (numpy's BLAS starts some), whose note then interrupts the main thread all the same.
+    Only the main thread can set handlers (and only it is interrupted); elsewhere this holds
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        block(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            # None: a handler set outside Python, which cannot be put back; the default then.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for noted in held:
+            signal.raise_signal(noted)

@@ -228,6 +228,31 @@ def test_ctrl_c_while_writing_leaves_the_old_file(tmp_path):
     assert tree(tmp_path) == ["x.csv"] and target.read_text() == "old\n"
 
 
+def test_a_signal_waits_while_a_staged_file_is_recorded_whatever_thread_receives_it():
+    import threading
+
+    from pkmodel import files
+
+    # A second thread that does not block the signal, as numpy's BLAS threads: the system may hand
+    # a signal sent to the process to it, and Python then interrupts the main thread anyway.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with files._signals_deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # an unheld signal interrupts here
+                reached.append("the end of the held block")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+        other.join()
+    assert reached == ["the end of the held block"]
+
+
 @pytest.mark.parametrize(("signum", "code", "line"), [(signal.SIGINT, 130, "interrupted"),
                                                      (signal.SIGTERM, 143, "terminated")])
 def test_signals_in_process(tmp_path, capsys, monkeypatch, signum, code, line):
