@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pkmodel.engine import analytic
+from pkmodel.engine import grid as grid_driver
 from pkmodel.engine.analytic import Kinetics, evaluate
 from pkmodel.engine.ode import ode_amounts
 from pkmodel.engine.propagation import Events
@@ -61,14 +62,14 @@ CASES = {
 )
 def test_grid_equals_direct(case, way, monkeypatch):
     if way == "subject blocks":
-        monkeypatch.setattr(analytic, "_STATE_CELLS", 3000)  # a few subjects per block
+        monkeypatch.setattr(grid_driver, "_STATE_CELLS", 3000)  # a few subjects per block
     elif way == "propagator blocks":
-        monkeypatch.setattr(analytic, "_PROPAGATOR_CELLS", 60)  # one to a few subjects per block
+        monkeypatch.setattr(grid_driver, "_PROPAGATOR_CELLS", 60)  # one to a few subjects per block
     elif way == "padded table":
-        monkeypatch.setattr(analytic, "_FEW_SPANS", 0)
-        monkeypatch.setattr(analytic, "_PADDED_CELLS", 2000)  # several row blocks of the table
+        monkeypatch.setattr(grid_driver, "_FEW_SPANS", 0)
+        monkeypatch.setattr(grid_driver, "_PADDED_CELLS", 2000)  # several row blocks of the table
     elif way == "long stretches":
-        monkeypatch.setattr(analytic, "_PROPAGATOR_COST", 10**9)  # stretches as long as a run can be: padded runs
+        monkeypatch.setattr(grid_driver, "_PROPAGATOR_COST", 10**9)  # stretches as long as a run can be: padded runs
     elif way == "direct in pieces":
         monkeypatch.setattr(analytic, "_CELLS_PER_CHUNK", 97)  # shorter than any row: every row in pieces
     events, times = CASES[case]
@@ -96,7 +97,7 @@ def test_one_subject_equals_the_ode_reference(case):
 
 
 def test_plan_of_a_regular_regimen_is_one_stretch_per_dose_tiling_the_grid():
-    plan = analytic._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25))
+    plan = grid_driver._StretchPlan.of(REGULAR.time, np.arange(0.0, 72.0, 0.25))
     assert plan is not None
     assert plan.width == 48 and len(plan.spans) == 1 and plan.n_stretches == 6
     assert plan.spans[0] == (0, 288, 0)
@@ -109,7 +110,7 @@ def test_doses_at_every_grid_point_then_a_long_washout_stay_cheap_and_exact():
     twice the grid."""
     events = _events(0.25 * np.arange(200), [0] * 200, [10.0] * 200)
     times = 0.25 * np.arange(20_000)
-    plan = analytic._StretchPlan.of(events.time, times)
+    plan = grid_driver._StretchPlan.of(events.time, times)
     assert plan is not None and 1 < plan.width < 19_800
     padded = plan.n_stretches * plan.width
     assert padded < 2 * len(times)

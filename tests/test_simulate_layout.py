@@ -14,7 +14,7 @@ import pytest
 
 import pkmodel
 from pkmodel import Model, Regimen, simulate
-from pkmodel.engine import analytic
+from pkmodel.engine import analytic, grid
 from pkmodel.engine.analytic import Kinetics, evaluate
 from pkmodel.engine.ode import ode_amounts
 from pkmodel.engine.propagation import Events
@@ -58,7 +58,7 @@ def test_one_subject_on_a_long_grid_equals_the_ode_reference():
     m = Model(cl=5.0, v1=20.0, q=8.0, v2=50.0, ka=1.2, f=0.7)
     times = np.linspace(0.0, 400.0, 20_001)
     sim = simulate(m, Regimen.repeated("500 mg", "100 h", n_doses=3, route="oral"), times)
-    assert analytic.uniform_step(times) is not None and len(times) > analytic._MAX_WIDTH
+    assert analytic.uniform_step(times) is not None and len(times) > grid._MAX_WIDTH
     reference = ode_amounts(1.2, 0.25, 0.4, 0.16, np.array([0.0, 100.0, 200.0]), np.zeros(3, dtype=int),
                             np.full(3, 350.0), np.zeros(3), times[::50])[:, 1] / 20.0  # fmt: skip
     got = sim.concentration[0, ::50]
