@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pkmodel import Model, PKModelError, Regimen, load_params, simulate
 from pkmodel.drugs.variability import Variability
-from pkmodel.simulation import population
+from pkmodel.simulation import log_histogram, population
 from pkmodel.simulation.log_histogram import LogHistogram
 from pkmodel.simulation.population import Population
 from pkmodel.simulation.population_result import PopulationResult
@@ -217,8 +217,6 @@ ROW_SLICES = pytest.mark.parametrize("row_slices", [1, 10**9])
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 17])  # cells counted at a time (1: one time per block)
 @pytest.mark.parametrize("budget", [10**6, 2_000])  # 2,000 cells over 40 times forces coarser bins
 def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypatch, block, budget, row_slices):
-    import pkmodel.simulation.log_histogram as log_histogram
-
     monkeypatch.setattr(log_histogram, "_BLOCK_CELLS", block)
     monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
     rng = np.random.default_rng(3)
@@ -244,8 +242,6 @@ def test_histogram_counts_each_value_in_its_own_bin_whatever_the_blocks(monkeypa
 @ROW_SLICES
 @pytest.mark.parametrize("budget", [10**6, 60])  # 60 cells over 3 times forces coarser bins
 def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bound(budget, row_slices, monkeypatch):
-    import pkmodel.simulation.log_histogram as log_histogram
-
     monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
     rng = np.random.default_rng(0)
     values = np.exp(rng.normal(0.0, 1.0, (600, 3)))

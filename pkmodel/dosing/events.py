@@ -138,8 +138,11 @@ def latest_time(model: Model, regimen: Regimen) -> float:
     """An upper bound (h) on when anything in ``regimen`` happens in ``model``: the latest
     arrival or infusion end over every subject (F <= 1, so amount/rate bounds a rate dose's
     duration). Cheap: one number per dose, whatever the number of subjects."""
-    lag, length = _worst_case(model, regimen)
-    return float(np.max(regimen.columns.time + lag + length, initial=0.0))
+    return _latest(regimen.columns, *_worst_case(model, regimen))
+
+
+def _latest(c: DoseColumns, lag: np.ndarray, length: np.ndarray) -> float:
+    return float(np.max(c.time + lag + length, initial=0.0))
 
 
 def _open_doses(interval: np.ndarray, lag: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -195,7 +198,7 @@ def check(model: Model, regimen: Regimen) -> None:
             f"a steady-state dose whose lag and infusion span at most {MAX_DOSES} intervals "
             f"(limits.MAX_DOSES); here {open_doses[i]:.6g}: give a longer interval",
         )
-    latest = latest_time(model, regimen)
+    latest = _latest(c, lag, length)  # latest_time(), from the worst case computed above
     if not latest <= MAX_TIME_H:
         raise PKModelError(
             "regimen",

@@ -61,8 +61,8 @@ def exp_divided_difference(
             near = spread < (_SPREAD_FOR_RECURRENCE_3 if level == 2 else _SPREAD_FOR_RECURRENCE)
             gap = table[i + 1] - table[i]
             if np.any(near):
-                # The recurrence only where the spread is at least 1 (never 0: no error state to
-                # silence), the Taylor series elsewhere.
+                # The recurrence only where the spread reaches the switch (never 0: no error state
+                # to silence), the Taylor series elsewhere.
                 value = np.zeros_like(gap)
                 np.divide(gap, spread, out=value, where=~near)
                 value[near] = _taylor(np.stack([x[near] for x in xs[i : i + level + 1]]))

@@ -266,11 +266,12 @@ _ROW_SLICE_SPAN = 256
 def _add_rows(out: NDArray[np.int64], lo: NDArray[np.int64], part: LogHistogram) -> None:
     """Add the counts of ``part`` (at the same level) into ``out``, whose rows start at ``lo``; each
     of its bins that holds a value must lie within its row of ``out``."""
-    t, span = part.counts.shape
+    span = part.counts.shape[1]
     offset = part.lo - lo
     if span >= _ROW_SLICE_SPAN:
         # One slice per row: the part of the row that overlaps the row of out (the rest is empty).
-        for j, d in zip(np.flatnonzero(part.hi >= part.lo).tolist(), offset[part.hi >= part.lo].tolist(), strict=True):
+        held = part.hi >= part.lo
+        for j, d in zip(np.flatnonzero(held).tolist(), offset[held].tolist(), strict=True):
             src, dst = max(0, -d), max(0, d)
             m = min(span - src, out.shape[1] - dst)
             if m > 0:
