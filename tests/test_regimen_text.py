@@ -325,7 +325,6 @@ def test_a_part_that_cannot_be_built_is_refused_before_the_words_after_it(join):
     assert "'foo'" not in str(info.value)
 
 
-
 # --- properties -----------------------------------------------------------------------------------
 
 ROUTES = [("IV", "iv"), ("iv", "iv"), ("intravenous", "iv"), ("i.v.", "iv"),

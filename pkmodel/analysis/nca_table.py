@@ -29,7 +29,6 @@ COLUMNS = (
 )
 
 
-
 def interval_table(
     p: Profiles, start: np.ndarray, end: np.ndarray, manual: Any, o: NcaOptions
 ) -> pd.DataFrame:
@@ -172,7 +171,6 @@ def _interval_values(
     out["lambda.z.n.points"] = pd.Series(out["lambda.z.n.points"]).astype("Int64")  # a count, NA when none
     out["exclude"] = reasons.text()
     return pd.DataFrame(out)
-
 
 
 class _Reasons:

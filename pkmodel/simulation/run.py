@@ -127,9 +127,6 @@ def simulate_subjects(
     return Simulation(model, regimen, grid, method=method, kinetics=kin, checked=True)
 
 
-
-
-
 def _check_scales(model: Model, regimen: Regimen) -> Kinetics:
     """Refuse parameters so extreme that the rate constants (1/h), concentrations (mg/L) or
     exposures (mg·h/L) they imply leave the range of normal floating-point numbers (overflow to
