@@ -265,3 +265,25 @@ def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bo
     got = forward.quantiles(q)
     np.testing.assert_array_less(np.abs(got - exact), forward.rtol * exact + 1e-300)
     assert got[1, 0] == 0.0  # 5 % of time 0's values are the 50 zeros of 600 (8.3 %)
+
+
+@ROW_SLICES
+@pytest.mark.parametrize("coarser", [False, True])
+def test_merging_leaves_both_histograms_as_they_were(coarser, row_slices, monkeypatch):
+    # The merged counts are b added into a's moved counts: neither a's nor b's may change, also
+    # when the merged rows are a's own (a budget with no room beside the values) and when the
+    # merge must coarsen (b two octaves up: the rows of both outgrow the budget).
+    monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
+    rng = np.random.default_rng(5)
+    values = np.exp(rng.normal(0.0, 1.0, (400, 4)))
+    other = values * (4.0 if coarser else 1.0)
+    data = LogHistogram.of(values, 1e-3, 10**9)._trimmed()  # rows from each time's first to last value
+    budget = 4 * int((data.hi - data.lo + 1).max())
+    a, b = LogHistogram.of(values, 1e-3, budget), LogHistogram.of(other[::-1], 1e-3, budget)
+    assert a.level == b.level == 0 and a.counts.size == budget  # no room beside the values
+    before = [a.counts.copy(), b.counts.copy()]
+    merged = a.merged(b)
+    np.testing.assert_array_equal(a.counts, before[0])
+    np.testing.assert_array_equal(b.counts, before[1])
+    assert (merged.level > 0) == coarser
+    assert_same_bins(merged, LogHistogram.of(np.concatenate([values, other]), 1e-3, budget))
