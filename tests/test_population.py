@@ -270,9 +270,9 @@ def test_histogram_parts_add_up_exactly_in_any_order_and_quantiles_keep_their_bo
 @ROW_SLICES
 @pytest.mark.parametrize("coarser", [False, True])
 def test_merging_leaves_both_histograms_as_they_were(coarser, row_slices, monkeypatch):
-    # The merged counts are b added into a's moved counts: neither a's nor b's may change, also
-    # when the merged rows are a's own (a budget with no room beside the values) and when the
-    # merge must coarsen (b two octaves up: the rows of both outgrow the budget).
+    # Both parts are added into the merged counts in place: neither may change, also when the
+    # merged rows are a's own (a budget with no room beside the values: a's counts need no move)
+    # and when the merge must coarsen (b two octaves up: the rows of both outgrow the budget).
     monkeypatch.setattr(log_histogram, "_ROW_SLICE_SPAN", row_slices)
     rng = np.random.default_rng(5)
     values = np.exp(rng.normal(0.0, 1.0, (400, 4)))
